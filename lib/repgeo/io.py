@@ -1,0 +1,135 @@
+"""Artifact I/O with the project's contract: parquet tables and torch tensor files.
+
+Every writer writes to a temporary name in the destination folder and renames it into place
+(``os.replace`` is atomic on POSIX file systems), so a job killed mid-write never leaves a
+half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PathLike = str | os.PathLike
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it to ``path``.
+
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_parquet(df: pd.DataFrame, path: PathLike, metadata: Mapping[str, Any] | None = None) -> None:
+    """Write ``df`` as parquet (pyarrow), atomically.
+
+    ``metadata`` (JSON-able) is stored in the file's key-value metadata under ``repgeo`` and can be
+    read back with :func:`read_parquet_metadata`.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if metadata:
+        meta = dict(table.schema.metadata or {})
+        meta[b"repgeo"] = json.dumps(metadata, default=_json_default).encode()
+        table = table.replace_schema_metadata(meta)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_parquet(path: PathLike, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a parquet table written by :func:`write_parquet`."""
+    return pd.read_parquet(path, columns=columns)
+
+
+def read_parquet_metadata(path: PathLike) -> dict[str, Any]:
+    """Return the ``repgeo`` key-value metadata of a parquet file ({} when absent)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(b"repgeo")
+    return json.loads(raw) if raw else {}
+
+
+def save_tensor(obj: Any, path: PathLike) -> None:
+    """``torch.save`` ``obj`` (a tensor or a dict of tensors and plain values), atomically.
+
+    numpy arrays are converted to tensors so the file loads with ``weights_only=True``.
+    """
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(_to_torch(obj), tmp)
+
+
+def load_tensor(path: PathLike, mmap: bool = False) -> Any:
+    """Load a tensor file with ``torch.load(weights_only=True)``.
+
+    ``mmap=True`` maps the storage from disk instead of reading it, for arrays larger than memory.
+    """
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+
+
+def write_json(obj: Any, path: PathLike) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def write_text(text: str, path: PathLike) -> None:
+    """Write ``text``, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def save_figure(fig: Any, path: PathLike, dpi: int = 120) -> None:
+    """Save a matplotlib figure, atomically, in the format given by the path's suffix."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight")
+
+
+def _to_torch(obj: Any) -> Any:
+    import torch
+
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, Mapping):
+        return {k: _to_torch(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_torch(v) for v in obj)
+    return obj
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
