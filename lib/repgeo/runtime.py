@@ -67,6 +67,21 @@ def openblas_coretype_for_cpu(cpuinfo: str | None = None) -> str | None:
     return "SkylakeX" if needed <= flags else None
 
 
+def prefer_fast_blas() -> str | None:
+    """Set ``OPENBLAS_CORETYPE`` for jobs started from this process (see :func:`openblas_coretype_for_cpu`).
+
+    Must run before numpy loads OpenBLAS in a job: the workflow calls it while parsing, and jobs
+    inherit the environment. ``REPGEO_OPENBLAS_CORETYPE=keep`` leaves the environment's choice
+    alone. Returns the core type set, or None.
+    """
+    if os.environ.get("REPGEO_OPENBLAS_CORETYPE", "auto") != "auto":
+        return None
+    coretype = openblas_coretype_for_cpu()
+    if coretype:
+        os.environ["OPENBLAS_CORETYPE"] = coretype
+    return coretype
+
+
 def resolve_device(spec: str = "auto") -> str:
     """Map a config ``device`` value to a torch device string.
 

@@ -132,6 +132,17 @@ def subsample_indices(n_total: int, n: int | None, sample: str, seed: int) -> np
     raise DataError(f"sample must be 'first' or 'random', got {sample!r}")
 
 
+def select_samples(samples: pd.DataFrame, split: str = "all", n: int | None = None, seed: int = 0) -> np.ndarray:
+    """Row positions of ``samples`` in one split (``all``, ``train``, ``test``), optionally a
+    seeded random subset of ``n`` of them (sorted, so the dataset's order is kept)."""
+    if split not in ("all", "train", "test"):
+        raise DataError(f"split must be 'all', 'train' or 'test', got {split!r}")
+    pos = np.arange(len(samples)) if split == "all" else np.flatnonzero(samples["split"].to_numpy() == split)
+    if len(pos) == 0:
+        raise DataError(f"no samples in split {split!r}")
+    return pos[subsample_indices(len(pos), n, "random", seed)]
+
+
 def _load_sources() -> None:
     # Importing the modules registers their sources.
     from . import dse_toy, embedded, images, manifolds  # noqa: F401

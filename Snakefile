@@ -1,0 +1,22 @@
+# repgeo: geometry, information content and invertibility of datasets and learned representations.
+# Entry point: configuration, its validation, the stages (one .smk per stage) and the default target.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/diffusion.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

@@ -1,0 +1,169 @@
+"""Configuration checks: JSON-schema validation with readable errors, defaults, data paths.
+
+The workflow validates its config with :func:`check_config` before it builds the DAG, so a
+wrong type, an unknown key, an out-of-range value or a missing data path stops the run before
+any job, with one line per problem that names the key (as a dotted path) and what is expected.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem found."""
+
+    def __init__(self, problems: Iterable[str], source: str = "config"):
+        self.problems = list(problems)
+        body = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid {source} ({len(self.problems)} problem(s)):\n{body}")
+
+
+def load_schema(path: str | Path) -> dict[str, Any]:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _with_defaults(cls):
+    """A validator class that fills in ``default`` values of ``properties`` as it validates."""
+    validate_properties = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(cls, {"properties": set_defaults})
+
+
+_Filling = _with_defaults(Draft202012Validator)
+
+
+def validate(config: Mapping[str, Any], schema: Mapping[str, Any], source: str = "config") -> dict[str, Any]:
+    """Validate ``config`` against ``schema``; return a copy with defaults filled in.
+
+    Raises :class:`ConfigError` listing every problem.
+    """
+    cfg = copy.deepcopy(dict(config))
+    # Validate first without side effects: defaults filled inside a failing branch could
+    # otherwise hide the real error.
+    problems = [_describe(e) for e in _leaf_errors(Draft202012Validator(schema).iter_errors(cfg))]
+    if problems:
+        raise ConfigError(sorted(set(problems)), source)
+    for _ in _Filling(schema).iter_errors(cfg):
+        pass
+    return cfg
+
+
+def _leaf_errors(errors: Iterable[ValidationError]) -> list[ValidationError]:
+    """The specific errors behind if/then and oneOf wrappers."""
+    out: list[ValidationError] = []
+    for e in errors:
+        if e.validator in ("oneOf", "anyOf") and e.context:
+            # A value may fail every alternative; report the alternative that got furthest,
+            # unless all fail on type, in which case the wrapper's own message is clearer.
+            non_type = [c for c in e.context if c.validator not in ("type", "const")]
+            out.extend(_leaf_errors(non_type) if non_type else [e])
+        else:
+            out.append(e)
+    return out
+
+
+def _dotted(path: Iterable[Any]) -> str:
+    parts = []
+    for p in path:
+        parts.append(f"[{p}]" if isinstance(p, int) else (("." if parts else "") + str(p)))
+    return "".join(parts) or "(top level)"
+
+
+def _describe(e: ValidationError) -> str:
+    where = _dotted(e.absolute_path)
+    schema = e.schema if isinstance(e.schema, dict) else {}
+    hint = f" ({schema['description']})" if "description" in schema else ""
+    v = e.validator
+    if v == "additionalProperties":
+        extra = sorted(set(e.instance) - set(schema.get("properties", {})))
+        allowed = ", ".join(sorted(schema.get("properties", {}))) or "none"
+        keys = ", ".join(repr(k) for k in extra)
+        loc = "at the top level" if where == "(top level)" else f"in {where}"
+        return f"unknown key {keys} {loc}; allowed keys: {allowed}"
+    if v == "required":
+        return f"{where}: missing required key {e.message.split(' ')[0]}"
+    if v == "type":
+        expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
+        return f"{where}: expected {expected}, got {e.instance!r} ({type(e.instance).__name__}){hint}"
+    if v == "enum":
+        return f"{where}: {e.instance!r} is not one of {e.validator_value}"
+    if v == "const":
+        return f"{where}: expected {e.validator_value!r}, got {e.instance!r}"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
+        return f"{where}: expected a value {bound} {e.validator_value}, got {e.instance!r}{hint}"
+    if v == "pattern":
+        return f"{where}: {e.instance!r} does not match the pattern {e.validator_value}{hint}"
+    if v in ("oneOf", "anyOf"):
+        options = []
+        for c in e.context or []:
+            if c.validator == "type":
+                options.append(c.validator_value if isinstance(c.validator_value, str) else " or ".join(c.validator_value))
+            elif c.validator == "const":
+                options.append(repr(c.validator_value))
+        expected = " or ".join(dict.fromkeys(options)) or "a valid value"
+        return f"{where}: expected {expected}, got {e.instance!r} ({type(e.instance).__name__}){hint}"
+    if v == "propertyNames":
+        return f"{where}: invalid name {e.instance!r}: names may use letters, digits, '_', '.', '-'"
+    return f"{where}: {e.message}{hint}"
+
+
+# What each file-based source expects at its path, for the error message.
+_PATH_KINDS = {
+    "mnist": "a Keras-style mnist.npz or a folder with the four idx files",
+    "cifar10": "a folder with CIFAR-10's python batches or an npz with x_train/y_train/x_test/y_test",
+    "olivetti": "an npz with images and target",
+    "image_folder": "a folder with one subfolder of images per class",
+    "celeba": "a folder with img_align_celeba/ and list_attr_celeba.txt",
+}
+
+
+def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
+    """Problems the schema cannot see: missing data paths and dangling dataset names."""
+    problems: list[str] = []
+    datasets = config.get("datasets", {})
+    for name, spec in datasets.items():
+        if "path" in spec:
+            p = Path(base) / spec["path"]
+            if not p.exists():
+                kind = _PATH_KINDS.get(spec.get("source"), "an existing path")
+                problems.append(
+                    f"datasets.{name}.path: {spec['path']!r} does not exist "
+                    f"(resolved to {p.resolve()}); source {spec.get('source')} expects {kind}"
+                )
+            elif spec.get("source") == "celeba" and p.is_dir():
+                for need in ("img_align_celeba", "list_attr_celeba.txt"):
+                    if not (p / need).exists():
+                        problems.append(f"datasets.{name}.path: {spec['path']!r} has no {need} (CelebA layout expected)")
+    for name, spec in config.get("diffusion", {}).items():
+        ds = spec.get("dataset")
+        if ds not in datasets:
+            problems.append(
+                f"diffusion.{name}.dataset: {ds!r} is not a dataset of this config; defined: {', '.join(sorted(datasets))}"
+            )
+    return problems
+
+
+def check_config(config: Mapping[str, Any], schema_path: str | Path, base: str | Path = ".") -> dict[str, Any]:
+    """Validate, fill defaults and check references; raise :class:`ConfigError` on any problem."""
+    cfg = validate(config, load_schema(schema_path))
+    problems = check_references(cfg, base)
+    if problems:
+        raise ConfigError(problems)
+    return cfg

@@ -1,0 +1,78 @@
+"""Figures of the workflow (matplotlib, headless). Every figure's numbers are also in a table."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# At most this many distinct values are drawn as categories with a legend; more get a colour bar.
+MAX_CATEGORIES = 20
+
+
+def plot_sweep(table: pd.DataFrame, title: str, n: int) -> plt.Figure:
+    """Log-log plot of the weight sum against eps with the plateaus n, n^2 and the picks marked."""
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(6.4, 6.4), sharex=True, height_ratios=[3, 2])
+    grid = table[table["kind"] == "grid"]
+    ax.loglog(grid["epsilon"], grid["weight_sum"], "o-", ms=3, lw=1, color="0.2", label="sum of kernel weights")
+    for level, name in ((n, "n"), (n**1.5, "n^1.5"), (n**2, "n^2")):
+        ax.axhline(level, color="0.7", lw=0.8, ls=":")
+        ax.annotate(name, (grid["epsilon"].iloc[0], level), fontsize=8, color="0.4", va="bottom")
+    ax2.semilogx(grid["epsilon"], grid["log_slope"], "-", color="0.2", lw=1)
+    colours = {"half_plateau": "C0", "max_slope": "C1", "linear_centre": "C2", "configured": "C3"}
+    for _, row in table[table["kind"] != "grid"].iterrows():
+        style = "-" if row["chosen"] else "--"
+        label = f"{row['kind']}: {row['epsilon']:.4g}" + (" (chosen)" if row["chosen"] else "")
+        for a in (ax, ax2):
+            a.axvline(row["epsilon"], color=colours[row["kind"]], ls=style, lw=1.2 if row["chosen"] else 0.8)
+        ax.plot([], [], color=colours[row["kind"]], ls=style, label=label)
+    ax.set_ylabel("sum of weights S(eps)")
+    ax2.set_ylabel("d log S / d log eps")
+    ax2.set_xlabel("eps")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_embedding(coords: np.ndarray, values: pd.Series | None, color_name: str | None, title: str) -> plt.Figure:
+    """3-D scatter of the first three diffusion coordinates (2-D when there are fewer)."""
+    k = coords.shape[1]
+    fig = plt.figure(figsize=(6.4, 5.6))
+    ax = fig.add_subplot(projection="3d" if k >= 3 else None)
+    xyz = [coords[:, j] for j in range(min(k, 3))]
+    if k == 1:
+        xyz.append(np.zeros(len(coords)))
+    kw = dict(s=6, alpha=0.8, linewidths=0)
+    if values is None:
+        ax.scatter(*xyz, color="C0", **kw)
+    elif _categorical(values):
+        cats = pd.Categorical(values)
+        cmap = plt.get_cmap("tab10" if len(cats.categories) <= 10 else "tab20")
+        for j, cat in enumerate(cats.categories):
+            m = np.asarray(cats.codes == j)
+            ax.scatter(*[c[m] for c in xyz], color=cmap(j % cmap.N), label=str(cat), **kw)
+        ax.legend(title=color_name, fontsize=7, markerscale=2, loc="upper left", bbox_to_anchor=(1.02, 1))
+    else:
+        v = values.to_numpy(dtype=float)
+        lim = np.nanmax(np.abs(v)) if np.nanmin(v) < 0 < np.nanmax(v) else None
+        sc = ax.scatter(*xyz, c=v, cmap="coolwarm" if lim else "viridis", vmin=-lim if lim else None, vmax=lim, **kw)
+        fig.colorbar(sc, ax=ax, shrink=0.7, label=color_name)
+    labels = [f"dc{j + 1}" for j in range(3)]
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    if k >= 3:
+        ax.set_zlabel(labels[2])
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _categorical(values: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return True
+    return pd.api.types.is_integer_dtype(values) and values.nunique() <= MAX_CATEGORIES

@@ -1,0 +1,8 @@
+"""Snakemake script: table of all prepared datasets for the report (rule data_overview)."""
+
+from repgeo.pipeline import data_overview
+from repgeo.runtime import job
+
+sm = snakemake  # noqa: F821
+with job(sm.log[0], sm.threads, "data_overview"):
+    data_overview(sm.params.names, list(sm.input.samples), sm.output.html)
