@@ -90,6 +90,8 @@ def _describe(e: ValidationError) -> str:
     schema = e.schema if isinstance(e.schema, dict) else {}
     hint = f" ({schema['description']})" if "description" in schema else ""
     v = e.validator
+    if v == "propertyNames" or "propertyNames" in e.absolute_schema_path:
+        return f"{where}: invalid name {e.instance!r}: names start with a letter or digit and use letters, digits, '_', '.', '-'"
     if v == "additionalProperties":
         extra = sorted(set(e.instance) - set(schema.get("properties", {})))
         allowed = ", ".join(sorted(schema.get("properties", {}))) or "none"
@@ -119,8 +121,6 @@ def _describe(e: ValidationError) -> str:
                 options.append(repr(c.validator_value))
         expected = " or ".join(dict.fromkeys(options)) or "a valid value"
         return f"{where}: expected {expected}, got {e.instance!r} ({type(e.instance).__name__}){hint}"
-    if v == "propertyNames":
-        return f"{where}: invalid name {e.instance!r}: names may use letters, digits, '_', '.', '-'"
     return f"{where}: {e.message}{hint}"
 
 

@@ -185,13 +185,21 @@ def pairwise_sqdist(X, device: str = "cpu") -> np.ndarray:
     return out
 
 
-def exact_pair_sqdist(C: Centred, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """|x_i - x_j|^2 for paired index arrays, from explicit differences (no cancellation)."""
-    out = np.empty(len(i), dtype=np.float64)
-    step = max(1, (16 * 2**20) // (8 * C.d))
-    for s in range(0, len(i), step):
-        diff = C.take(i[s : s + step], np.float64) - C.take(j[s : s + step], np.float64)
-        out[s : s + step] = np.einsum("ij,ij->i", diff, diff)
+def neighbour_sqdist(C: Centred, idx: np.ndarray) -> np.ndarray:
+    """|x_i - x_idx[i, j]|^2 for an n x k index array, from explicit float64 differences.
+
+    Differences have no cancellation error, unlike the Gram identity, so even the smallest
+    neighbour distances are exact to round-off. Row blocks are read once per block.
+    """
+    n, k = idx.shape
+    out = np.empty((n, k), dtype=np.float64)
+    step = max(1, (32 * 2**20) // (8 * C.d * k))
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        a = C.rows(s, e, np.float64)
+        b = C.take(idx[s:e].ravel(), np.float64).reshape(e - s, k, C.d)
+        b -= a[:, None, :]
+        out[s:e] = np.einsum("ijk,ijk->ij", b, b)
     return out
 
 
@@ -248,8 +256,7 @@ def knn(
         kc = k
     idx = _knn_blocked(Z, kc, device)
     del Z
-    rows = np.repeat(np.arange(n), kc)
-    d2 = exact_pair_sqdist(C, rows, idx.ravel()).reshape(n, kc)
+    d2 = neighbour_sqdist(C, idx)
     d2[idx == np.arange(n)[:, None]] = -1.0  # the point itself first, whatever the ties
     order = np.argsort(d2, axis=1, kind="stable")[:, :k]
     idx = np.take_along_axis(idx, order, axis=1)
