@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq, minimize_scalar
 
-from .distances import Centred, Engine, block_rows
+from .distances import BLOCK, Centred, Engine, block_rows
 
 logger = logging.getLogger("repgeo")
 
@@ -122,23 +122,26 @@ def distance_histogram(
         sums[: len(s)] += mult * s
 
     if n <= max_rows:
-        # Every unordered pair once: off-diagonal tiles count for both orders.
-        blocks = [(s, e) for s in range(0, n, step) for e in [min(n, s + step)]]
+        # Every unordered pair once: off-diagonal tiles count for both orders. The centred
+        # float32 rows are kept in memory when they fit in 1 GB (re-read per tile otherwise).
+        resident = 4 * n * C.d <= 2**30
+        step = min(n, BLOCK) if resident else step
+        blocks = [(s, min(n, s + step)) for s in range(0, n, step)]
+        Z = eng.put(np.concatenate([b for _, _, b in C.blocks()])) if resident else None
+        Z2 = eng.sqnorm(Z) if resident else None
+
+        def rows(s: int, e: int):
+            if resident:
+                return Z[s:e], Z2[s:e]
+            b = eng.put(C.rows(s, e))
+            return b, eng.sqnorm(b)
+
         total = len(blocks) * (len(blocks) + 1) // 2
         done, next_log = 0, 0.1
-        cache: dict[int, tuple] = {}
         for bi, (s, e) in enumerate(blocks):
-            a = eng.put(C.rows(s, e))
-            a2 = eng.sqnorm(a)
+            a, a2 = rows(s, e)
             for bj in range(bi, len(blocks)):
-                s2, e2 = blocks[bj]
-                if bj == bi:
-                    b, b2 = a, a2
-                else:
-                    if bj not in cache:
-                        rows = eng.put(C.rows(s2, e2))
-                        cache = {bj: (rows, eng.sqnorm(rows))} if len(blocks) > 64 else {**cache, bj: (rows, eng.sqnorm(rows))}
-                    b, b2 = cache[bj]
+                b, b2 = (a, a2) if bj == bi else rows(*blocks[bj])
                 tile = eng.sqdist(a, b, a2, b2)
                 if bj == bi:
                     eng.set_diagonal(tile, 0, 0.0)
@@ -151,23 +154,25 @@ def distance_histogram(
     else:
         rng = np.random.default_rng([seed, 0xA2C])
         anchor = np.sort(rng.choice(n, size=max_rows, replace=False))
-        A = C.take(anchor)
-        for s0 in range(0, max_rows, step):
-            a = eng.put(A[s0 : s0 + step])
-            a2 = eng.sqnorm(a)
-            for s, e, b in C.blocks(step):
-                b = eng.put(b)
-                tile = eng.sqdist(a, b, a2, eng.sqnorm(b))
+        A = eng.put(C.take(anchor))
+        A2 = eng.sqnorm(A)
+        # Data blocks outside, anchors inside: the data (possibly on disk) is read once.
+        a_step = max(16, (128 * 2**20) // (4 * step))
+        next_log = 0.1
+        for s, e, b in C.blocks(step):
+            b = eng.put(b)
+            b2 = eng.sqnorm(b)
+            for s0 in range(0, max_rows, a_step):
+                tile = eng.sqdist(A[s0 : s0 + a_step], b, A2[s0 : s0 + a_step], b2)
                 # The anchors' self-pairs are exact zeros.
-                hit = np.nonzero((anchor[s0 : s0 + step] >= s) & (anchor[s0 : s0 + step] < e))[0]
+                sel = anchor[s0 : s0 + a_step]
+                hit = np.nonzero((sel >= s) & (sel < e))[0]
                 if len(hit):
-                    cols = anchor[s0 + hit] - s
-                    if eng.torch:
-                        tile[eng.put(hit), eng.put(cols)] = 0.0
-                    else:
-                        tile[hit, cols] = 0.0
+                    eng.set_pairs(tile, hit, sel[hit] - s, 0.0)
                 add(tile, 1.0)
-            logger.info("bandwidth sweep: %d/%d anchor rows", min(max_rows, s0 + step), max_rows)
+            if e / n >= next_log or e == n:
+                logger.info("bandwidth sweep: %d/%d points against %d anchor rows (%.0f%%)", e, n, max_rows, 100 * e / n)
+                next_log = math.floor(10 * e / n) / 10 + 0.1
         hist = DistanceHistogram(n, kernel, counts, sums, weight=n / max_rows, anchors=max_rows)
     keep = counts > 0
     hist.counts, hist.sums = counts[keep], sums[keep]
