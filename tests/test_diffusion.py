@@ -239,3 +239,12 @@ def test_celeba_reproduces_the_seed_procedure(shared_datasets, geometry_fixtures
     np.testing.assert_allclose(dm.eigenvalues, z["dmap5_eigenvalues"], rtol=1e-6)
     for j in range(5):
         assert abs(np.corrcoef(dm.coordinates[:, j], z["dmap5"][:, j])[0, 1]) > 1 - 1e-9
+
+
+def test_disconnected_graph_is_reported(caplog):
+    rng = np.random.default_rng(5)
+    X = np.r_[rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 100.0]
+    with caplog.at_level("WARNING", logger="repgeo"):
+        dm = diffusion_map(X, 1.0, 2)
+    assert dm.eigenvalues[1] == pytest.approx(1.0, abs=1e-12)
+    assert "repeated 2 times" in caplog.text and "larger epsilon" in caplog.text

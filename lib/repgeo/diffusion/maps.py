@@ -40,6 +40,8 @@ from .kernels import dense_kernel, knn_kernel, normalise
 logger = logging.getLogger("repgeo")
 
 CONVENTIONS = ("coifman_lafon", "celeba")
+# Eigenvalues within this of 1 mean the Markov chain (nearly) never leaves a group of points.
+DISCONNECTED_GAP = 1e-8
 METHODS = ("auto", "dense", "sparse")
 
 
@@ -137,6 +139,16 @@ def diffusion_map(
     vals, vecs = top_eigenpairs(norm.A, m, seed=seed)
     timings["eigen_s"] = time.perf_counter() - t0
     logger.info("diffusion map (%s): top eigenvalues %s", method, np.array2string(vals[: min(m, 8)], precision=6))
+    repeated = int(np.sum(vals > 1.0 - DISCONNECTED_GAP))
+    if repeated > 1:
+        logger.warning(
+            "eigenvalue 1 is repeated %d times: at eps = %.4g the kernel graph has (nearly) %d separate "
+            "components and the first coordinates only label them; use a larger epsilon%s",
+            repeated,
+            epsilon,
+            repeated,
+            " or more n_neighbors" if method == "sparse" else "",
+        )
     psi = vecs / np.sqrt(norm.stationary)[:, None]
     psi = _fix_signs(psi)
     dm = DiffusionMap(

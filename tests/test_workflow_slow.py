@@ -1,0 +1,41 @@
+"""Heavier end-to-end runs (marker ``slow``; ``make test-slow``): the shipped configs."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from repgeo import io
+from workflow_helpers import REPO, planned_jobs, snakemake, write_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.workflow]
+
+
+def test_default_run_and_report(tmp_path):
+    """What ``make run`` does, in a temporary folder: the report shows the sweeps and 3-D maps of
+    the LFW faces, the digits and a manifold coloured by its ground truth."""
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    snakemake(tmp_path, "--cores", "2", timeout=1800)
+    snakemake(tmp_path, "--report", "report.html")
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    for name in ("lfw", "digits", "torus"):
+        for fig in ("sweep.png", "embedding_3d.png"):
+            assert (tmp_path / "results/diffusion" / name / fig).stat().st_size > 10_000
+    assert "true_scalar_curvature" in io.read_parquet(tmp_path / "results/diffusion/torus/embedding.parquet").columns
+    assert "embedding_3d.png" in html and "sweep.png" in html
+    assert planned_jobs(tmp_path) == {}
+
+
+@pytest.mark.realdata
+def test_real_data_config(tmp_path, shared_datasets):
+    cfg = yaml.safe_load((REPO / "configs/real_data.yaml").read_text())
+    for spec in cfg["datasets"].values():
+        spec["path"] = str(shared_datasets / spec["path"].split("datasets/", 1)[1])
+    write_config(tmp_path, cfg)
+    snakemake(tmp_path, "--cores", "2", timeout=1800)
+    celeba = io.read_parquet(tmp_path / "results/data/celeba/samples.parquet")
+    assert len(celeba) == 5000 and celeba["Smiling"].dtype == bool
+    emb = io.read_parquet(tmp_path / "results/diffusion/mnist/embedding.parquet")
+    assert len(emb) == 10000 and [f"dc{j}" for j in range(1, 11)] == list(emb.columns[1:11])
