@@ -248,3 +248,21 @@ def test_disconnected_graph_is_reported(caplog):
         dm = diffusion_map(X, 1.0, 2)
     assert dm.eigenvalues[1] == pytest.approx(1.0, abs=1e-12)
     assert "repeated 2 times" in caplog.text and "larger epsilon" in caplog.text
+
+
+def test_neighbour_distances_are_exact_for_tiny_distances():
+    """Explicit differences keep the relative precision of small distances far from the origin,
+    where the Gram identity would cancel."""
+    from repgeo.diffusion.distances import neighbour_sqdist
+
+    rng = np.random.default_rng(6)
+    base = rng.normal(size=(50, 300)) * 100.0 + 1000.0
+    X = np.r_[base, base + rng.normal(size=base.shape) * 1e-3]
+    idx = np.c_[np.arange(100), (np.arange(100) + 50) % 100]
+    exact = np.sum((X[idx[:, 1]] - X) ** 2, axis=1)
+    d64 = neighbour_sqdist(X, idx)
+    np.testing.assert_allclose(d64[:, 1], exact, rtol=1e-12)
+    assert np.all(d64[:, 0] == 0)
+    X32 = X.astype(np.float32)
+    exact32 = np.sum((X32[idx[:, 1]].astype(np.float64) - X32) ** 2, axis=1)
+    np.testing.assert_allclose(neighbour_sqdist(X32, idx, np.float32)[:, 1], exact32, rtol=1e-4)

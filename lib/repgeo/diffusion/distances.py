@@ -185,21 +185,35 @@ def pairwise_sqdist(X, device: str = "cpu") -> np.ndarray:
     return out
 
 
-def neighbour_sqdist(C: Centred, idx: np.ndarray) -> np.ndarray:
-    """|x_i - x_idx[i, j]|^2 for an n x k index array, from explicit float64 differences.
+def neighbour_sqdist(X: np.ndarray, idx: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """|x_i - x_idx[i, j]|^2 for an n x k index array, from explicit differences.
 
     Differences have no cancellation error, unlike the Gram identity, so even the smallest
-    neighbour distances are exact to round-off. Row blocks are read once per block.
+    neighbour distances are exact to round-off: relative 1e-16 in float64; in float32 about
+    1e-5, computed by torch's fused difference kernel (``cdist`` without the matrix-product
+    shortcut), which reads each candidate row once -- the path for wide data, where this step
+    is bound by memory traffic. Rows are read as they are (differences need no centring).
     """
+    import torch
+
     n, k = idx.shape
+    d = X.shape[1]
     out = np.empty((n, k), dtype=np.float64)
-    step = max(1, (32 * 2**20) // (8 * C.d * k))
+    step = max(1, (128 * 2**20) // (np.dtype(dtype).itemsize * d * k))
     for s in range(0, n, step):
         e = min(n, s + step)
-        a = C.rows(s, e, np.float64)
-        b = C.take(idx[s:e].ravel(), np.float64).reshape(e - s, k, C.d)
-        b -= a[:, None, :]
-        out[s:e] = np.einsum("ijk,ijk->ij", b, b)
+        flat = idx[s:e].ravel()
+        order = np.argsort(flat, kind="stable")
+        b = np.empty((len(flat), d), dtype=dtype)
+        b[order] = X[flat[order]]  # sorted gathers read memory-mapped files sequentially
+        b = b.reshape(e - s, k, d)
+        a = np.asarray(X[s:e], dtype=dtype)
+        if dtype == np.float32:
+            dist = torch.cdist(torch.from_numpy(a)[:, None, :], torch.from_numpy(b), compute_mode="donot_use_mm_for_euclid_dist")
+            out[s:e] = dist[:, 0, :].double().numpy() ** 2
+        else:
+            b -= a[:, None, :]
+            out[s:e] = np.einsum("ijk,ijk->ij", b, b)
     return out
 
 
@@ -254,9 +268,11 @@ def knn(
     else:
         Z = np.concatenate([b for _, _, b in C.blocks()])
         kc = k
+    searched_in_pca = Z.shape[1] < C.d
     idx = _knn_blocked(Z, kc, device)
     del Z
-    d2 = neighbour_sqdist(C, idx)
+    # Wide data searched in principal components: float32 differences (see neighbour_sqdist).
+    d2 = neighbour_sqdist(C.X, idx, np.float32 if searched_in_pca else np.float64)
     d2[idx == np.arange(n)[:, None]] = -1.0  # the point itself first, whatever the ties
     order = np.argsort(d2, axis=1, kind="stable")[:, :k]
     idx = np.take_along_axis(idx, order, axis=1)
