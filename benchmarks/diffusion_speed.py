@@ -144,7 +144,9 @@ def case_n10k(impl: str) -> dict:
     ref = la.eigh(A, subset_by_index=[10000 - 11, 10000 - 1], eigvals_only=True)[::-1]
     out["max_rel_err_top10"] = float(np.max(np.abs(dm.eigenvalues[1:11] - ref[1:11]) / ref[1:11]))
     del K, A
-    sp = __import__("repgeo.diffusion", fromlist=["diffusion_map"]).diffusion_map(X, sweep.epsilon, 10, method="sparse", n_neighbors=64)
+    from repgeo.diffusion import diffusion_map
+
+    sp = diffusion_map(X, sweep.epsilon, 10, method="sparse", n_neighbors=64)
     out["sparse_k64_max_rel_err_top10"] = float(np.max(np.abs(sp.eigenvalues[1:11] - ref[1:11]) / ref[1:11]))
     return out
 
@@ -286,7 +288,7 @@ def main() -> None:
     df["target_seconds"] = df["case"].map(lambda c: TARGETS[c][0])
     df["target_peak_mb"] = df["case"].map(lambda c: TARGETS[c][1])
     ref = df[df["implementation"] == "reference"].set_index("case")["seconds_total"]
-    df["speedup_vs_reference"] = [ref.get(c, float("nan")) / s for c, s in zip(df["case"], df["seconds_total"])]
+    df["speedup_vs_reference"] = [ref.get(c, float("nan")) / s for c, s in zip(df["case"], df["seconds_total"], strict=True)]
     df["meets_time"] = (df["implementation"] == "reference") | (df["seconds_total"] <= df["target_seconds"])
     df["meets_memory"] = df["target_peak_mb"].isna() | (df["peak_rss_anon_mb"] <= df["target_peak_mb"].fillna(0))
     df["date"] = dt.datetime.now().isoformat(timespec="seconds")
