@@ -253,7 +253,8 @@ def knn(
     Returns ``(indices, sqdist)``, both n x k, sorted by distance. With ``pca_components`` the
     search runs in that many principal components with ``candidates`` (default 2k) neighbours
     per point, which are then re-ranked by their exact full-dimensional distances: the kNN of
-    wide data (images) costs O(n^2 r) instead of O(n^2 D). Returned distances are always exact
+    wide data (images) costs O(n^2 r) instead of O(n^2 D). Without it, ``candidates`` (default
+    k) float32 candidates are re-ranked in float64. Returned distances are always exact
     (recomputed from differences, see the module docstring).
     """
     C = Centred.of(X)
@@ -267,7 +268,7 @@ def knn(
         kc = min(n, max(k, candidates or 2 * k))
     else:
         Z = np.concatenate([b for _, _, b in C.blocks()])
-        kc = k
+        kc = min(n, max(k, candidates or k))
     searched_in_pca = Z.shape[1] < C.d
     idx = _knn_blocked(Z, kc, device)
     del Z
