@@ -58,10 +58,12 @@ def tune_bandwidth(b: np.ndarray, scale: float, grid: np.ndarray = TUNING_GRID) 
     m(eps) = mean(exp(-b / (scale eps))); the slope d log m / d log eps by forward differences;
     eps = grid[argmax slope] (the left end of the steepest segment, first one on ties).
     """
-    b = np.asarray(b, dtype=np.float64).ravel()
+    b = np.sort(np.asarray(b, dtype=np.float64).ravel())
     m = np.empty(len(grid))
     for j, eps in enumerate(grid):
-        m[j] = np.exp(-b / (scale * eps)).mean()
+        # Terms with b / (scale eps) > 746 are exactly 0 in float64: sum only the sorted prefix.
+        stop = np.searchsorted(b, 746.0 * scale * eps, side="right")
+        m[j] = np.exp(-b[:stop] / (scale * eps)).sum() / b.size
     crit = np.diff(np.log(m)) / np.diff(np.log(grid))
     j = int(np.argmax(crit))
     return Tuning(float(grid[j]), float(2.0 * crit[j]), j, crit)
