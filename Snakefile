@@ -14,6 +14,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/diffusion.smk"
+include: "workflow/rules/geometry.smk"
 
 
 rule all:

@@ -1,6 +1,6 @@
 """Snakemake script: table of all prepared datasets for the report (rule data_overview)."""
 
-from repgeo.pipeline import data_overview
+from repgeo.stages.data import data_overview
 from repgeo.runtime import job
 
 sm = snakemake  # noqa: F821

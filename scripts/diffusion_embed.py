@@ -1,6 +1,6 @@
 """Snakemake script: diffusion map of one diffusion entry (rule diffusion_embed)."""
 
-from repgeo.pipeline import run_embedding
+from repgeo.stages.diffusion import run_embedding
 from repgeo.runtime import job
 
 sm = snakemake  # noqa: F821

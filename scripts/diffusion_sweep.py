@@ -1,6 +1,6 @@
 """Snakemake script: bandwidth sweep of one diffusion entry (rule diffusion_sweep)."""
 
-from repgeo.pipeline import run_sweep
+from repgeo.stages.diffusion import run_sweep
 from repgeo.runtime import job
 
 sm = snakemake  # noqa: F821

@@ -1,6 +1,6 @@
 """Snakemake script: prepare one dataset (rule prepare_data)."""
 
-from repgeo.pipeline import prepare_data
+from repgeo.stages.data import prepare_data
 from repgeo.runtime import job
 
 with job(snakemake.log[0], snakemake.threads, f"prepare_data {snakemake.wildcards.dataset}"):  # noqa: F821

@@ -151,6 +151,19 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
                 for need in ("img_align_celeba", "list_attr_celeba.txt"):
                     if not (p / need).exists():
                         problems.append(f"datasets.{name}.path: {spec['path']!r} has no {need} (CelebA layout expected)")
+    for name, spec in config.get("geometry", {}).items():
+        sources = [k for k in ("dataset", "diffusion") if k in spec]
+        if len(sources) != 1:
+            problems.append(f"geometry.{name}: give exactly one of dataset or diffusion (found {sources or 'neither'})")
+        elif "dataset" in spec and spec["dataset"] not in datasets:
+            problems.append(f"geometry.{name}.dataset: {spec['dataset']!r} is not a dataset of this config; defined: {', '.join(sorted(datasets))}")
+        elif "diffusion" in spec and spec["diffusion"] not in config.get("diffusion", {}):
+            problems.append(
+                f"geometry.{name}.diffusion: {spec['diffusion']!r} is not a diffusion run of this config; "
+                f"defined: {', '.join(sorted(config.get('diffusion', {}))) or 'none'}"
+            )
+        if "coordinates" in spec and spec.get("coordinates") and "dataset" in spec:
+            problems.append(f"geometry.{name}.coordinates: only applies to diffusion input")
     for name, spec in config.get("diffusion", {}).items():
         ds = spec.get("dataset")
         if ds not in datasets:

@@ -72,6 +72,27 @@ def plot_embedding(coords: np.ndarray, values: pd.Series | None, color_name: str
     return fig
 
 
+def plot_attribute_effects(tests: pd.DataFrame, title: str) -> plt.Figure:
+    """Difference in mean curvature (with the attribute minus without) per attribute, with 95 %
+    bootstrap intervals; attributes significant after Benjamini-Hochberg (q < 0.05) in colour."""
+    t = tests.sort_values("mean_difference")
+    fig, ax = plt.subplots(figsize=(6.4, max(2.5, 0.22 * len(t) + 1.2)))
+    y = np.arange(len(t))
+    sig = (t["q_value"] < 0.05).to_numpy() if len(t) else np.zeros(0, bool)
+    err = np.vstack([t["mean_difference"] - t["ci_low"], t["ci_high"] - t["mean_difference"]])
+    for mask, colour, label in ((sig, "C3", "q < 0.05"), (~sig, "0.5", "not significant")):
+        if mask.any():
+            ax.errorbar(t["mean_difference"][mask], y[mask], xerr=err[:, mask], fmt="o", color=colour, ms=4, capsize=2, label=label)
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_yticks(y, t["attribute"], fontsize=7)
+    ax.set_xlabel("mean curvature with attribute - without (95 % bootstrap CI)")
+    ax.set_title(title)
+    if len(t):
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def _categorical(values: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return True

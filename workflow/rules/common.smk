@@ -72,11 +72,95 @@ def runtime_min(base):
 
 
 def all_outputs():
-    out = ["results/data/overview.html"]
+    out = ["results/data/overview.html"] + geometry_outputs()
     for name in config["diffusion"]:
         out += expand(
             "results/diffusion/{name}/{f}",
             name=name,
             f=["embedding.parquet", "eigenvalues.parquet", "sweep.png", "embedding_3d.png", "summary.html"],
         )
+    return out
+
+
+# --- geometry ---------------------------------------------------------------------------------
+
+GEOMETRY_INPUT_KEYS = ("dataset", "diffusion", "coordinates", "split", "n", "seed")
+GEOMETRY_ESTIMATOR_KEYS = ("mode", "k", "seed", "improved")
+
+
+def geometry_entry(wildcards):
+    return config["geometry"][wildcards.name]
+
+
+def geometry_source(wildcards):
+    entry = geometry_entry(wildcards)
+    if "diffusion" in entry:
+        return {"embedding": f"results/diffusion/{entry['diffusion']}/embedding.parquet"}
+    d = entry["dataset"]
+    return {"arrays": f"results/data/{d}/arrays.pt", "samples": f"results/data/{d}/samples.parquet"}
+
+
+def geometry_input_spec(wildcards):
+    entry = geometry_entry(wildcards)
+    return {k: entry[k] for k in GEOMETRY_INPUT_KEYS if k in entry}
+
+
+def geometry_k(wildcards):
+    return geometry_entry(wildcards)["k"]
+
+
+def geometry_spec(*stage_keys):
+    """Params of one geometry stage: the estimator's keys plus the stage's own."""
+
+    def spec(wildcards):
+        entry = geometry_entry(wildcards)
+        return {k: entry[k] for k in GEOMETRY_ESTIMATOR_KEYS + stage_keys if k in entry}
+
+    return spec
+
+
+def geometry_tables_inputs(wildcards):
+    entry = geometry_entry(wildcards)
+    base = f"results/geometry/{wildcards.name}"
+    inputs = {
+        "samples": f"{base}/samples.parquet",
+        "dimension": f"{base}/dimension.parquet",
+        "curvature": f"{base}/curvature.parquet",
+    }
+    if entry["baselines"]:
+        inputs["baselines"] = f"{base}/baselines.parquet"
+    if entry["null_controls"]:
+        inputs["nulls"] = f"{base}/nulls.parquet"
+    return inputs
+
+
+def geometry_figure_inputs(wildcards):
+    base = f"results/geometry/{wildcards.name}"
+    inputs = {
+        "pointwise": f"{base}/pointwise.parquet",
+        "points": f"{base}/points.pt",
+        "summary": f"{base}/summary.parquet",
+    }
+    if geometry_entry(wildcards)["attributes"]:
+        inputs["attributes"] = f"{base}/attributes.parquet"
+    return inputs
+
+
+def geometry_title(wildcards):
+    entry = geometry_entry(wildcards)
+    source = entry.get("diffusion", entry.get("dataset"))
+    return f"{wildcards.name} ({source}, {entry['mode']})"
+
+
+def geometry_first_three(wildcards):
+    return "diffusion" in geometry_entry(wildcards)
+
+
+def geometry_outputs():
+    out = []
+    for name, entry in config["geometry"].items():
+        files = ["pointwise.parquet", "summary.parquet", "dimension_3d.png", "curvature_3d.png", "summary.html"]
+        if entry["attributes"]:
+            files += ["attributes.parquet", "regions.parquet", "enrichment.parquet", "attributes.png"]
+        out += expand("results/geometry/{name}/{f}", name=name, f=files)
     return out

@@ -53,18 +53,20 @@ class GapDiagnostics:
     gap: float
     clear: bool
     threshold: float
+    dim: int
 
     def describe(self) -> str:
         prof = ", ".join(f"{v:.3f}" for v in self.median_profile)
         state = "clear" if self.clear else "NO CLEAR MANIFOLD GAP"
-        return f"{state}: largest gap {self.gap:.3f} in the median metric eigenvalues ({prof})"
+        return f"{state}: gap {self.gap:.3f} after eigenvalue {self.dim} of the median metric eigenvalues ({prof})"
 
 
 def gap_diagnostics(lam: np.ndarray, global_dim: int, threshold: float = 0.3) -> GapDiagnostics:
     """Judge the metric spectrum at the global dimension (see :class:`GapDiagnostics`)."""
     prof = np.median(lam, axis=0)
     gaps = eigengaps(prof[None, :])[0]
-    g = float(gaps[int(np.clip(global_dim, 0, len(gaps) - 1))])
-    others = np.delete(gaps, int(np.clip(global_dim, 0, len(gaps) - 1)))
+    j = int(np.clip(global_dim, 0, len(gaps) - 1))
+    g = float(gaps[j])
+    others = np.delete(gaps, j)
     clear = bool(g >= threshold and (len(others) == 0 or g >= 2.0 * others.max()))
-    return GapDiagnostics(prof, g, clear, threshold)
+    return GapDiagnostics(prof, g, clear, threshold, j)

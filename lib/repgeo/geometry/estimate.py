@@ -89,9 +89,20 @@ def estimate_dimension(
     tol: float = 1e-10,
     c: float = 0.0,
     k_ep: int = 8,
+    **improved,
 ) -> DimensionResult:
-    """Pointwise intrinsic dimension (see :mod:`.dimension`); defaults of the reference."""
+    """Pointwise intrinsic dimension (see :mod:`.dimension`); defaults of the reference.
+
+    ``mode="improved"`` runs :func:`repgeo.geometry.improved.improved_dimension` (``n0`` and
+    ``tol`` do not apply; its own parameters go in ``improved``).
+    """
     _check_mode(mode)
+    if mode == "improved":
+        from .improved import improved_dimension
+
+        return improved_dimension(X, k=k, graph=graph, seed=seed, c=c, k_ep=k_ep, **improved)
+    if improved:
+        raise ValueError(f"parameters {sorted(improved)} only apply to mode='improved'")
     X, op, basis, timings = _prepare(X, n0, k, graph, seed, tol, c, k_ep)
     t0 = time.perf_counter()
     Xt = basis.bandlimit(X)
@@ -117,14 +128,22 @@ def estimate_curvature(
     tol: float = 1e-10,
     c: float = 0.0,
     k_ep: int = 8,
+    **improved,
 ) -> CurvatureResult:
     """Scalar curvature at every point, assuming intrinsic dimension ``d`` (see :mod:`.curvature`).
 
     parity: Gamma of the band-limited coordinates, band-limited; frames from its eigenvectors;
     Gamma and L divided by the calibration factor; the Hessian from iterated Gamma of the raw
     Gamma; the second fundamental form and the Gauss equation; S band-limited.
+    ``mode="improved"`` runs :func:`repgeo.geometry.improved.improved_curvature`.
     """
     _check_mode(mode)
+    if mode == "improved":
+        from .improved import improved_curvature
+
+        return improved_curvature(X, d, k=k, graph=graph, seed=seed, c=c, k_ep=k_ep, **improved)
+    if improved:
+        raise ValueError(f"parameters {sorted(improved)} only apply to mode='improved'")
     X, op, basis, timings = _prepare(X, n0, k, graph, seed, tol, c, k_ep)
     D = X.shape[1]
     if not 1 <= d < D:

@@ -1,13 +1,7 @@
-"""Stage functions over artifact files: what each workflow rule does, minus Snakemake.
-
-Each function reads its inputs from paths, calls the library and writes its outputs with the
-atomic writers of :mod:`repgeo.io`. The workflow's scripts only forward Snakemake's inputs,
-outputs and params here, which keeps every stage runnable (and testable) without Snakemake.
-"""
+"""Diffusion-embedding stage: bandwidth sweep, diffusion map, figures and report tables."""
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -16,53 +10,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import io
-from .data import DataError, load_dataset, select_samples
+from .. import io
+from ..data import DataError
+from .data import load_selection
+from .html import html_page, html_table
 
 logger = logging.getLogger("repgeo")
 
 Spec = Mapping[str, Any]
 
 
-# --- data preparation ----------------------------------------------------------------------
-
-
-def prepare_data(spec: Spec, samples_path: str, arrays_path: str) -> dict[str, Any]:
-    """Prepare one dataset: ``samples.parquet`` (one row per item) and ``arrays.pt`` (float32)."""
-    ds = load_dataset(spec, logger)
-    logger.info("prepared %d samples of shape %s; columns: %s", ds.arrays.shape[0], list(ds.arrays.shape[1:]), list(ds.samples.columns))
-    io.save_tensor(ds.arrays, arrays_path)
-    io.write_parquet(ds.samples, samples_path, metadata={"spec": dict(spec), "info": ds.info})
-    return ds.info
-
-
-def load_selection(arrays_path: str, samples_path: str, spec: Spec) -> tuple[np.ndarray, pd.DataFrame]:
-    """The rows of a prepared dataset chosen by a diffusion entry (split, n, seed), as N x D."""
-    samples = io.read_parquet(samples_path)
-    arrays = io.load_tensor(arrays_path, mmap=True)
-    if arrays.shape[0] != len(samples):
-        raise DataError(
-            f"{arrays_path} has {arrays.shape[0]} rows but {samples_path} has {len(samples)}: "
-            "the data stage's outputs are out of step; rerun it (snakemake --forcerun prepare_data)"
-        )
-    pos = select_samples(samples, spec.get("split", "all"), spec.get("n"), spec.get("seed", 0))
-    X = arrays.numpy().reshape(arrays.shape[0], -1)
-    if len(pos) < len(samples):
-        X = X[pos]
-        samples = samples.iloc[pos].reset_index(drop=True)
-    if not np.isfinite(X).all():
-        raise DataError(f"{arrays_path} contains NaN or infinite values; rerun the data stage")
-    logger.info("selected %d of the dataset's samples (split=%s, n=%s), dimension %d", len(pos), spec.get("split", "all"), spec.get("n"), X.shape[1])
-    return X, samples
-
-
-# --- diffusion embedding ------------------------------------------------------------------
-
-
 def run_sweep(arrays_path: str, samples_path: str, spec: Spec, device: str, out_path: str) -> float:
     """The bandwidth sweep of one diffusion entry; returns the chosen eps."""
-    from .diffusion import epsilon_sweep
-    from .runtime import resolve_device
+    from ..diffusion import epsilon_sweep
+    from ..runtime import resolve_device
 
     X, _ = load_selection(arrays_path, samples_path, spec)
     sweep_cfg = spec.get("sweep", {})
@@ -115,8 +76,8 @@ def run_embedding(
     index l, eigenvalue lambda_l, lambda_l^t, the coordinate it scales (or null) and whether it
     is the trivial eigenvalue 1.
     """
-    from .diffusion import diffusion_map
-    from .runtime import resolve_device
+    from ..diffusion import diffusion_map
+    from ..runtime import resolve_device
 
     X, samples = load_selection(arrays_path, samples_path, spec)
     eps = chosen_epsilon(sweep_path)
@@ -171,7 +132,7 @@ def run_embedding(
 
 
 def plot_sweep(sweep_path: str, out_png: str, title: str, dpi: int = 110) -> None:
-    from .plotting import plot_sweep as _plot
+    from ..plotting import plot_sweep as _plot
 
     table = io.read_parquet(sweep_path)
     n = io.read_parquet_metadata(sweep_path)["n"]
@@ -194,7 +155,7 @@ def default_color_column(samples: pd.DataFrame, exclude: Sequence[str] = ()) -> 
 
 
 def plot_embedding(embedding_path: str, out_png: str, color_by: str | None, title: str, dpi: int = 110) -> None:
-    from .plotting import plot_embedding as _plot
+    from ..plotting import plot_embedding as _plot
 
     emb = io.read_parquet(embedding_path)
     coords = emb[[c for c in emb.columns if c.startswith("dc") and c[2:].isdigit()]].to_numpy()
@@ -204,15 +165,6 @@ def plot_embedding(embedding_path: str, out_png: str, color_by: str | None, titl
         )
     col = color_by or default_color_column(emb, exclude=[c for c in emb.columns if c.startswith("dc")])
     io.save_figure(_plot(coords, emb[col] if col else None, col, title), out_png, dpi=dpi)
-
-
-def _html_table(df: pd.DataFrame, caption: str) -> str:
-    return f"<h3>{html.escape(caption)}</h3>\n" + df.to_html(index=False, float_format=lambda v: f"{v:.6g}", border=0)
-
-
-def _html_page(title: str, body: str) -> str:
-    style = "body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}"
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>\n{body}\n</body></html>\n"
 
 
 def diffusion_summary(name: str, sweep_path: str, eigenvalues_path: str, out_html: str) -> None:
@@ -237,31 +189,12 @@ def diffusion_summary(name: str, sweep_path: str, eigenvalues_path: str, out_htm
     )
     body = "".join(
         [
-            _html_table(facts, f"diffusion map {name}"),
-            _html_table(picks, "bandwidth picks"),
-            _html_table(io.read_parquet(eigenvalues_path), "eigenvalues"),
-            _html_table(sweep[["epsilon", "weight_sum", "log_slope", "kind", "chosen"]], "weight-sum sweep"),
+            html_table(facts, f"diffusion map {name}"),
+            html_table(picks, "bandwidth picks"),
+            html_table(io.read_parquet(eigenvalues_path), "eigenvalues"),
+            html_table(sweep[["epsilon", "weight_sum", "log_slope", "kind", "chosen"]], "weight-sum sweep"),
         ]
     )
-    io.write_text(_html_page(f"diffusion {name}", body), out_html)
+    io.write_text(html_page(f"diffusion {name}", body), out_html)
 
 
-def data_overview(names: Sequence[str], samples_paths: Sequence[str], out_html: str) -> None:
-    """HTML table of every prepared dataset: source, size, array shape, split sizes, columns."""
-    rows = []
-    for name, path in zip(names, samples_paths, strict=True):
-        s = io.read_parquet(path)
-        info = io.read_parquet_metadata(path).get("info", {})
-        rows.append(
-            {
-                "dataset": name,
-                "source": info.get("source"),
-                "n": len(s),
-                "train": int((s["split"] == "train").sum()),
-                "test": int((s["split"] == "test").sum()),
-                "array shape": "x".join(map(str, info.get("shape", []))),
-                "skipped files": info.get("skipped_files", 0),
-                "columns": ", ".join(c for c in s.columns if c not in ("id", "split"))[:300],
-            }
-        )
-    io.write_text(_html_page("datasets", _html_table(pd.DataFrame(rows), "prepared datasets")), out_html)

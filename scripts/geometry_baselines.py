@@ -1,0 +1,8 @@
+"""Snakemake script: baseline estimates (rule geometry_baselines)."""
+
+from repgeo.runtime import job
+from repgeo.stages.geometry import geometry_baselines
+
+sm = snakemake  # noqa: F821
+with job(sm.log[0], sm.threads, f"geometry_baselines {sm.wildcards.name}"):
+    geometry_baselines(sm.input.points, sm.input.knn, sm.input.curvature, sm.params.spec, sm.output.baselines)

@@ -1,0 +1,8 @@
+"""Snakemake script: scalar curvature (rule geometry_curvature)."""
+
+from repgeo.runtime import job
+from repgeo.stages.geometry import geometry_curvature
+
+sm = snakemake  # noqa: F821
+with job(sm.log[0], sm.threads, f"geometry_curvature {sm.wildcards.name}"):
+    geometry_curvature(sm.input.points, sm.input.knn, sm.input.dimension, sm.params.spec, sm.output.curvature)
