@@ -34,6 +34,9 @@ TINY = {
         },
         "digits_seed": {"dataset": "digits", "convention": "celeba", "split": "train", "n_components": 3},
     },
+    "geometry": {
+        "torus": {"dataset": "torus", "mode": "parity", "n0_dimension": 40, "n0_curvature": 30, "null_controls": False},
+    },
 }
 
 
@@ -137,8 +140,55 @@ def test_changing_a_dataset_reruns_its_whole_branch(tiny_run, tmp_path):
         "diffusion_sweep": 1,
         "diffusion_embed": 1,
         "diffusion_figures": 1,
+        "geometry_points": 1,
+        "geometry_knn": 1,
+        "geometry_dimension": 1,
+        "geometry_curvature": 1,
+        "geometry_baselines": 1,
+        "geometry_tables": 1,
+        "geometry_figures": 1,
         "all": 1,
     }
+
+
+def test_changing_curvature_dim_reruns_curvature_and_what_follows(tiny_run, tmp_path):
+    work = _variant(tiny_run, tmp_path, lambda c: c["geometry"]["torus"].update(curvature_dim=2))
+    # The dimension stage and the kNN graph are untouched.
+    assert planned_jobs(work) == {
+        "geometry_curvature": 1,
+        "geometry_baselines": 1,
+        "geometry_tables": 1,
+        "geometry_figures": 1,
+        "all": 1,
+    }
+
+
+def test_changing_k_rebuilds_the_graph_but_not_the_points(tiny_run, tmp_path):
+    work = _variant(tiny_run, tmp_path, lambda c: c["geometry"]["torus"].update(k=24))
+    jobs = planned_jobs(work)
+    assert "geometry_points" not in jobs and "prepare_data" not in jobs
+    assert jobs["geometry_knn"] == 1 and jobs["geometry_dimension"] == 1 and jobs["geometry_curvature"] == 1
+
+
+def test_geometry_artifacts_hold_the_library_numbers(tiny_run):
+    from repgeo.geometry.estimate import estimate_curvature, estimate_dimension
+
+    w = tiny_run / "results/geometry/torus"
+    X = io.load_tensor(w / "points.pt").numpy()
+    assert X.dtype == np.float64 and X.shape == (400, 3)
+    pw = io.read_parquet(w / "pointwise.parquet")
+    assert {"id", "dimension", "scalar_curvature", "gamma_eig1", "gamma_eig3", "boundary", "true_scalar_curvature"} <= set(pw.columns)
+    dim = estimate_dimension(X, n0=40, mode="parity")
+    np.testing.assert_array_equal(pw["dimension"], dim.pointwise)
+    curv = estimate_curvature(X, dim.global_dim, n0=30, mode="parity")
+    np.testing.assert_allclose(pw["scalar_curvature"], curv.scalar, rtol=1e-8, atol=1e-10)
+    summary = io.read_parquet(w / "summary.parquet").set_index("method")
+    est = summary.loc["diffusion_geometry (parity)"]
+    assert est["global_dimension"] == 2 and est["curvature_d"] == 2
+    t = pw["true_scalar_curvature"].to_numpy()
+    assert est["mae"] == pytest.approx(np.mean(np.abs(curv.scalar - t)))
+    assert est["correlation"] == pytest.approx(np.corrcoef(curv.scalar, t)[0, 1])
+    assert {"twonn (scikit-dimension)", "quadratic fit (Sritharan et al. 2021)"} <= set(summary.index)
 
 
 def test_forcerun_and_until_behave_as_documented(tiny_run, tmp_path):
@@ -169,6 +219,8 @@ def test_forcerun_and_until_behave_as_documented(tiny_run, tmp_path):
             "datasets.mnist.path: 'no/such/mnist.npz' does not exist",
         ),
         (lambda c: c["diffusion"]["digits"].update(dataset="digitz"), "diffusion.digits.dataset: 'digitz' is not a dataset"),
+        (lambda c: c["geometry"]["torus"].update(diffusion="digits"), "geometry.torus: give exactly one of dataset or diffusion"),
+        (lambda c: c["geometry"]["torus"].update(curvature_dim="most"), "geometry.torus.curvature_dim: 'most' is not one of"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, change, expected):

@@ -39,8 +39,10 @@ def plot_sweep(table: pd.DataFrame, title: str, n: int) -> plt.Figure:
     return fig
 
 
-def plot_embedding(coords: np.ndarray, values: pd.Series | None, color_name: str | None, title: str) -> plt.Figure:
-    """3-D scatter of the first three diffusion coordinates (2-D when there are fewer)."""
+def plot_embedding(
+    coords: np.ndarray, values: pd.Series | None, color_name: str | None, title: str, axis_labels: tuple[str, ...] = ("dc1", "dc2", "dc3")
+) -> plt.Figure:
+    """3-D scatter of the first three coordinates (2-D when there are fewer)."""
     k = coords.shape[1]
     fig = plt.figure(figsize=(6.4, 5.6))
     ax = fig.add_subplot(projection="3d" if k >= 3 else None)
@@ -62,7 +64,7 @@ def plot_embedding(coords: np.ndarray, values: pd.Series | None, color_name: str
         lim = np.nanmax(np.abs(v)) if np.nanmin(v) < 0 < np.nanmax(v) else None
         sc = ax.scatter(*xyz, c=v, cmap="coolwarm" if lim else "viridis", vmin=-lim if lim else None, vmax=lim, **kw)
         fig.colorbar(sc, ax=ax, shrink=0.7, label=color_name)
-    labels = [f"dc{j + 1}" for j in range(3)]
+    labels = axis_labels
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     if k >= 3:

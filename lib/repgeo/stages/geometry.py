@@ -367,12 +367,15 @@ def geometry_figures(
 
     pw = io.read_parquet(pointwise_path)
     X = load_points(points_path)
-    coords = X[:, :3] if first_three else _three_d(X)
-    io.save_figure(plot_embedding(coords, pw["dimension"], "pointwise dimension", f"dimension: {title}"), out_dim, dpi=dpi)
+    if first_three or X.shape[1] <= 3:
+        coords, axes = X[:, :3], ("dc1", "dc2", "dc3") if first_three else ("x1", "x2", "x3")
+    else:
+        coords, axes = _three_d(X), ("PC1", "PC2", "PC3")
+    io.save_figure(plot_embedding(coords, pw["dimension"], "pointwise dimension", f"dimension: {title}", axes), out_dim, dpi=dpi)
     S = pw["scalar_curvature"]
     lim = float(np.quantile(np.abs(S), 0.95)) or 1.0
     io.save_figure(
-        plot_embedding(coords, S.clip(-lim, lim), "scalar curvature (clipped at the 95th percentile of |S|)", f"curvature: {title}"),
+        plot_embedding(coords, S.clip(-lim, lim), "scalar curvature (clipped at the 95th percentile of |S|)", f"curvature: {title}", axes),
         out_curv,
         dpi=dpi,
     )
@@ -390,9 +393,7 @@ def attribute_figure(attributes_path: str, out_png: str, title: str, dpi: int = 
 
 
 def _three_d(X: np.ndarray) -> np.ndarray:
-    """The first three coordinates, or the top three principal components of wider data."""
-    if X.shape[1] <= 3:
-        return X
+    """The top three principal components (from at most 20,000 rows)."""
     Xc = X - X.mean(axis=0)
     _, _, Vt = np.linalg.svd(Xc[:: max(1, len(X) // 20000)], full_matrices=False)
     return Xc @ Vt[:3].T
