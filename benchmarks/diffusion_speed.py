@@ -27,16 +27,14 @@ case x implementation), also printed.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from harness import append_table, bench_env, child_setup, emit, run_child
 
 HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("REPGEO_SHARED", HERE.parent.parent / "shared"))
@@ -186,54 +184,16 @@ def case_celeba_scale(impl: str) -> dict:
 
 
 def _child(case: str, impl: str, threads: int) -> None:
-    import logging
-
-    from repgeo.runtime import set_threads
-
-    set_threads(threads)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    child_setup(threads)
     out = globals()[f"case_{case}"](impl)
     # Data loading and verification are not timed: sweep + map only.
     out["seconds_total"] = out["seconds_sweep"] + out["seconds_map"]
-    print("RESULT " + json.dumps(out), flush=True)
-
-
-def _rss(pid: int) -> tuple[int, int]:
-    """(RssAnon, VmRSS) of a process in MB."""
-    anon = total = 0
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                anon = int(line.split()[1]) // 1024
-            elif line.startswith("VmRSS:"):
-                total = int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return anon, total
+    emit(out)
 
 
 def run_case(case: str, impl: str, threads: int, env: dict) -> dict:
-    env = {**env, **{v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-    cmd = [sys.executable, str(Path(__file__)), "--child", case, impl, str(threads)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=HERE)
-    peak = [0, 0]
-
-    def sample():
-        while proc.poll() is None:
-            a, t = _rss(proc.pid)
-            peak[0], peak[1] = max(peak[0], a), max(peak[1], t)
-            time.sleep(0.2)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    stdout, stderr = proc.communicate()
-    th.join()
-    sys.stderr.write(stderr[-3000:])
-    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"case {case}/{impl} failed ({proc.returncode}):\n{stderr[-5000:]}")
-    out = json.loads(lines[-1][7:])
-    out.update(case=case, implementation=impl, threads=threads, peak_rss_anon_mb=peak[0], peak_rss_mb=peak[1])
+    out = run_child(Path(__file__), [case, impl], threads, env)
+    out.update(case=case, implementation=impl)
     return out
 
 
@@ -247,7 +207,6 @@ TARGETS = {  # case: (seconds, peak MB)
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        sys.path.insert(0, str(HERE))
         _child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -257,13 +216,7 @@ def main() -> None:
     args = ap.parse_args()
     import pandas as pd
 
-    sys.path.insert(0, str(HERE.parent / "lib"))
-    from repgeo.runtime import openblas_coretype_for_cpu
-
-    env = dict(os.environ)
-    coretype = openblas_coretype_for_cpu()
-    if coretype:
-        env["OPENBLAS_CORETYPE"] = coretype
+    env, coretype = bench_env()
     rows = []
     with tempfile.TemporaryDirectory(prefix="repgeo-bench-") as tmp:
         env["BENCH_TMP"] = tmp
@@ -291,20 +244,9 @@ def main() -> None:
     df["speedup_vs_reference"] = [ref.get(c, float("nan")) / s for c, s in zip(df["case"], df["seconds_total"], strict=True)]
     df["meets_time"] = (df["implementation"] == "reference") | (df["seconds_total"] <= df["target_seconds"])
     df["meets_memory"] = df["target_peak_mb"].isna() | (df["peak_rss_anon_mb"] <= df["target_peak_mb"].fillna(0))
-    df["date"] = dt.datetime.now().isoformat(timespec="seconds")
-    df["machine"] = f"{platform.node()} {os.cpu_count()} cpus {coretype or 'default'} OpenBLAS"
-    for col in ("eigenvalues", "timings"):
-        if col in df:
-            df[col] = df[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else None)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists():
-        df = pd.concat([pd.read_parquet(out), df], ignore_index=True)
-    tmp_out = out.with_suffix(".parquet.tmp")
-    df.to_parquet(tmp_out, index=False)
-    os.replace(tmp_out, out)
+    append_table(df, Path(args.out), coretype)
     cols = [c for c in ("case", "implementation", "threads", "seconds_total", "speedup_vs_reference", "peak_rss_mb", "peak_rss_anon_mb", "min_abs_corr", "max_rel_err_top10", "meets_time", "meets_memory") if c in df]
-    print(df[cols].tail(len(rows)).to_string(index=False))
+    print(df[cols].to_string(index=False))
 
 
 if __name__ == "__main__":
