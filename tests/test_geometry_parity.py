@@ -100,3 +100,13 @@ def test_gaussian_cloud_has_no_manifold_gap():
 def test_bad_curvature_dimension():
     with pytest.raises(ValueError, match="d must be between 1"):
         estimate_curvature(_sphere(300), 3, mode="parity")
+
+
+def test_shared_basis_gives_the_same_results(geometry_fixtures):
+    from repgeo.geometry.estimate import estimate_geometry
+
+    z = np.load(geometry_fixtures / "torus_R2_r1_n2000.npz")
+    dim, curv = estimate_geometry(z["x"], d="global")
+    assert dim.global_dim == 2 and curv.d == 2
+    np.testing.assert_allclose(dim.unrounded, z["ref_dim_pointwise_unrounded"], atol=1e-8)
+    np.testing.assert_allclose(curv.scalar, z["ref_scalar_curvature"], atol=1e-8)

@@ -104,6 +104,10 @@ def estimate_dimension(
     if improved:
         raise ValueError(f"parameters {sorted(improved)} only apply to mode='improved'")
     X, op, basis, timings = _prepare(X, n0, k, graph, seed, tol, c, k_ep)
+    return _parity_dimension(X, op, basis, timings)
+
+
+def _parity_dimension(X: np.ndarray, op: DiffusionOperator, basis: Eigenbasis, timings: dict[str, float]) -> DimensionResult:
     t0 = time.perf_counter()
     Xt = basis.bandlimit(X)
     G = basis.bandlimit(carre_du_champ(op, Xt))
@@ -144,10 +148,13 @@ def estimate_curvature(
         return improved_curvature(X, d, k=k, graph=graph, seed=seed, c=c, k_ep=k_ep, **improved)
     if improved:
         raise ValueError(f"parameters {sorted(improved)} only apply to mode='improved'")
+    _check_d(d, np.shape(X)[1])
     X, op, basis, timings = _prepare(X, n0, k, graph, seed, tol, c, k_ep)
+    return _parity_curvature(X, d, op, basis, timings)
+
+
+def _parity_curvature(X: np.ndarray, d: int, op: DiffusionOperator, basis: Eigenbasis, timings: dict[str, float]) -> CurvatureResult:
     D = X.shape[1]
-    if not 1 <= d < D:
-        raise ValueError(f"d must be between 1 and the ambient dimension - 1 = {D - 1}, got {d}")
     t0 = time.perf_counter()
     n = X.shape[0]
     Xt = basis.bandlimit(X)
@@ -163,6 +170,44 @@ def estimate_curvature(
     timings["curvature_s"] = time.perf_counter() - t0
     logger.info("curvature (d=%d): calibration %.4g, mean %.4g, median %.4g", d, s, S.mean(), np.median(S))
     return CurvatureResult(S, d, s, lam, V[:, :, :d], op, basis, timings)
+
+
+def estimate_geometry(
+    X,
+    d: int | str = "global",
+    n0_dimension: int = 80,
+    n0_curvature: int = 50,
+    k: int = 32,
+    graph: KNNGraph | None = None,
+    seed: int = 0,
+    tol: float = 1e-10,
+    c: float = 0.0,
+    k_ep: int = 8,
+) -> tuple[DimensionResult, CurvatureResult]:
+    """Parity-mode dimension and curvature from ONE operator and eigenbasis.
+
+    The curvature uses the first ``n0_curvature`` of the ``max(n0_dimension, n0_curvature)``
+    eigenfunctions, which are the functions a separate n0_curvature solve returns (Jones'
+    reference computes the operator and basis once per call). ``d`` is an integer, ``global``
+    (the global dimension) or ``modal`` (the most common pointwise dimension).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n0 = max(n0_dimension, n0_curvature)
+    X, op, basis, timings = _prepare(X, n0, min(k, min(n0_dimension, n0_curvature, X.shape[0] - 1)), graph, seed, tol, c, k_ep)
+    dim = _parity_dimension(X, op, basis.truncated(min(n0_dimension, X.shape[0] - 1)), dict(timings))
+    if d == "global":
+        d = dim.global_dim
+    elif d == "modal":
+        values, counts = np.unique(dim.pointwise, return_counts=True)
+        d = int(values[np.argmax(counts)])
+    _check_d(int(d), X.shape[1])
+    curv = _parity_curvature(X, int(d), op, basis.truncated(min(n0_curvature, X.shape[0] - 1)), {})
+    return dim, curv
+
+
+def _check_d(d: int, D: int) -> None:
+    if not 1 <= d < D:
+        raise ValueError(f"d must be between 1 and the ambient dimension - 1 = {D - 1}, got {d}")
 
 
 def _check_mode(mode: str) -> None:

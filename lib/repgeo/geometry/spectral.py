@@ -35,10 +35,9 @@ class Eigenbasis:
     def n0(self) -> int:
         return self.u.shape[1]
 
-    def coefficients(self, F: np.ndarray) -> np.ndarray:
-        """<u_i, f>_mu for every column of F (n x ...) -> n0 x ..."""
-        F2 = F.reshape(F.shape[0], -1)
-        return (self.u.T @ (self.mu[:, None] * F2)).reshape((self.n0,) + F.shape[1:])
+    def truncated(self, n0: int) -> Eigenbasis:
+        """The basis of the first ``n0`` functions."""
+        return Eigenbasis(self.u[:, :n0], self.eigenvalues[:n0], self.mu)
 
     def bandlimit(self, F: np.ndarray) -> np.ndarray:
         """Pi F for an array whose first axis runs over the points."""
