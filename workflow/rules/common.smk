@@ -3,6 +3,7 @@ from pathlib import Path
 
 from repgeo.config import check_config
 from repgeo.runtime import prefer_fast_blas
+from repgeo.stages.geometry import knn_size
 
 # Jobs inherit this process's environment. On AVX-512 CPUs that OpenBLAS does not recognise it
 # falls back to AVX2 kernels; SkylakeX ones double GEMM throughput (README, "Performance").
@@ -106,7 +107,7 @@ def geometry_input_spec(wildcards):
 
 
 def geometry_k(wildcards):
-    return geometry_entry(wildcards)["k"]
+    return knn_size(geometry_entry(wildcards))
 
 
 def geometry_spec(*stage_keys):

@@ -43,8 +43,9 @@ class DimensionResult:
     metric_eigenvalues: np.ndarray
     diagnostics: GapDiagnostics
     operator: DiffusionOperator
-    basis: Eigenbasis
+    basis: Eigenbasis | None  # None in improved mode (no eigenfunctions)
     timings: dict[str, float] = field(default_factory=dict)
+    boundary: np.ndarray | None = None  # improved mode: points flagged as near a boundary
 
 
 @dataclass
@@ -57,8 +58,9 @@ class CurvatureResult:
     metric_eigenvalues: np.ndarray  # before calibration
     tangent: np.ndarray  # n x D x d
     operator: DiffusionOperator
-    basis: Eigenbasis
+    basis: Eigenbasis | None  # None in improved mode
     timings: dict[str, float] = field(default_factory=dict)
+    smoothing: object | None = None  # improved mode: the adaptive SmoothingChoice
 
 
 def _prepare(X, n0: int, k: int, graph: KNNGraph | None, seed: int, tol: float, c: float, k_ep: int):

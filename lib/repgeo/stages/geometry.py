@@ -88,13 +88,38 @@ def geometry_knn(points_path: str, k: int, out: str) -> None:
 
 
 def _estimator_kwargs(spec: Spec, stage: str) -> dict[str, Any]:
+    """Keyword arguments of estimate_dimension / estimate_curvature for one stage: in improved
+    mode the ``improved`` parameters that the stage's estimator takes (the config holds both
+    stages' parameters in one mapping)."""
     mode = spec.get("mode", "improved")
     kw: dict[str, Any] = {"mode": mode, "k": spec.get("k", 32), "seed": spec.get("seed", 0)}
     if mode == "parity":
         kw["n0"] = spec.get(f"n0_{stage}", 80 if stage == "dimension" else 50)
     else:
-        kw.update(spec.get("improved") or {})
+        accepted = _improved_parameters(stage)
+        kw.update({key: value for key, value in (spec.get("improved") or {}).items() if key in accepted})
     return kw
+
+
+def _improved_parameters(stage: str) -> dict[str, Any]:
+    """The improved estimator's own parameters for ``stage`` with their defaults."""
+    import inspect
+
+    from ..geometry import improved
+
+    fn = improved.improved_dimension if stage == "dimension" else improved.improved_curvature
+    skip = {"X", "d", "k", "graph", "seed", "c", "k_ep", "chunk"}
+    return {name: p.default for name, p in inspect.signature(fn).parameters.items() if name not in skip}
+
+
+def knn_size(spec: Spec) -> int:
+    """Neighbours the cached kNN graph needs: ``k``, and in improved mode also the wider lists of
+    the dimension (``k_dimension``) and curvature (``k_fit``) estimators."""
+    k = int(spec.get("k", 32))
+    if spec.get("mode", "improved") == "parity":
+        return k
+    params = {**_improved_parameters("dimension"), **_improved_parameters("curvature"), **(spec.get("improved") or {})}
+    return max(k, int(params["k_dimension"]), int(params["k_fit"]))
 
 
 # --- estimators ---------------------------------------------------------------------------
@@ -170,6 +195,8 @@ def geometry_curvature(points_path: str, knn_path: str, dimension_path: str, spe
     calib = np.broadcast_to(np.asarray(res.calibration, dtype=np.float64), (len(X),))
     table = pd.DataFrame({"scalar_curvature": res.scalar, "calibration": calib})
     meta = {"d": d, "mode": spec.get("mode", "improved"), "calibration": float(np.median(calib)), "timings": res.timings}
+    if res.smoothing is not None:
+        meta["smoothing_steps"] = res.smoothing.steps
     io.write_parquet(table, out, metadata=meta)
 
 
