@@ -246,3 +246,31 @@ def test_lint_reports_only_the_environment_suggestion(repo_root):
     lints = [line.strip() for line in out.splitlines() if line.strip().startswith("* ")]
     assert lints, out[-2000:]  # the linter ran and found the rules
     assert set(lints) == {"* Specify a conda environment or container for each rule.:"}, out[-4000:]
+
+
+def test_seed_protocol_from_the_default_config(tmp_path):
+    """The seed's protocol exactly as the default config ships it: LFW faces -> 5 diffusion
+    coordinates (CelebA convention) -> improved dimension -> curvature at the modal dimension ->
+    figures on the 3-D map and curvature against the face attribute."""
+    import yaml
+
+    from workflow_helpers import REPO
+
+    full = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = {k: v for k, v in full.items() if k not in ("datasets", "diffusion", "geometry")}
+    cfg["datasets"] = {"lfw": full["datasets"]["lfw"]}
+    cfg["diffusion"] = {"lfw_seed": full["diffusion"]["lfw_seed"]}
+    cfg["geometry"] = {"lfw_seed": full["geometry"]["lfw_seed"]}
+    write_config(tmp_path, cfg)
+    snakemake(tmp_path, "--cores", "2")
+    w = tmp_path / "results/geometry/lfw_seed"
+    pw = io.read_parquet(w / "pointwise.parquet")
+    assert len(pw) == 200 and {"dimension", "scalar_curvature", "boundary", "gamma_eig5", "face"} <= set(pw.columns)
+    modal = pw["dimension"].mode().iloc[0]
+    summary = io.read_parquet(w / "summary.parquet").set_index("method")
+    assert summary.loc["diffusion_geometry (improved)", "curvature_d"] == modal
+    assert np.isfinite(pw["scalar_curvature"]).all()
+    tests = io.read_parquet(w / "attributes.parquet")
+    assert list(tests["attribute"]) == ["face"] and tests["p_value"].between(0, 1).all()
+    for fig in ("dimension_3d.png", "curvature_3d.png"):
+        assert (w / fig).stat().st_size > 10_000

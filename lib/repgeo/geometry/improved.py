@@ -94,10 +94,15 @@ class LocalKernel:
     P: np.ndarray
     scale: np.ndarray
 
-    def smooth(self, F: np.ndarray, steps: int) -> np.ndarray:
-        """``steps`` applications of P to an array whose first axis runs over the points."""
+    def smooth(self, F: np.ndarray, steps: int, chunk: int = 1 << 14) -> np.ndarray:
+        """``steps`` applications of P to an array whose first axis runs over the points (in
+        row chunks, so the gathered neighbour values never exceed chunk x k x the row size)."""
         for _ in range(steps):
-            F = np.einsum("nk,nk...->n...", self.P, F[self.indices])
+            out = np.empty_like(F)
+            for s in range(0, len(F), chunk):
+                sl = slice(s, s + chunk)
+                out[sl] = np.einsum("nk,nk...->n...", self.P[sl], F[self.indices[sl]])
+            F = out
         return F
 
 
