@@ -94,9 +94,10 @@ class LocalKernel:
     P: np.ndarray
     scale: np.ndarray
 
-    def smooth(self, F: np.ndarray, steps: int, chunk: int = 1 << 14) -> np.ndarray:
+    def smooth(self, F: np.ndarray, steps: int, budget: int = 1 << 24) -> np.ndarray:
         """``steps`` applications of P to an array whose first axis runs over the points (in
-        row chunks, so the gathered neighbour values never exceed chunk x k x the row size)."""
+        row chunks, so the gathered neighbour values stay below ``budget`` numbers)."""
+        chunk = max(1, budget // (self.indices.shape[1] * max(1, F[:1].size)))
         for _ in range(steps):
             out = np.empty_like(F)
             for s in range(0, len(F), chunk):
@@ -122,10 +123,11 @@ def local_kernel(op: DiffusionOperator, graph: KNNGraph, widen: float = 1.0) -> 
     return LocalKernel(idx, Ka / Ka.sum(axis=1, keepdims=True), eps * rho**2)
 
 
-def mean_centred_gamma(X: np.ndarray, kern: LocalKernel, chunk: int = 1 << 15) -> np.ndarray:
+def mean_centred_gamma(X: np.ndarray, kern: LocalKernel, budget: int = 1 << 24) -> np.ndarray:
     """Gamma_p = 1/2 sum_q P_pq (x_q - m_p)(x_q - m_p)^T / (eps rho_p^2), m_p = sum_q P_pq x_q."""
     n, D = X.shape
     G = np.empty((n, D, D))
+    chunk = max(1, budget // (kern.indices.shape[1] * D * D))  # rows per block of the k x D x D products
     for s in range(0, n, chunk):
         sl = slice(s, min(n, s + chunk))
         rel = X[kern.indices[sl]] - X[sl, None, :]
