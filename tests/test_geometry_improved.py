@@ -202,3 +202,22 @@ def test_stage_passes_each_estimator_its_own_parameters():
     assert _estimator_kwargs(spec, "curvature") == {"mode": "improved", "k": 32, "seed": 0, "k_fit": 96}
     assert _estimator_kwargs(spec, "dimension") == {"mode": "improved", "k": 32, "seed": 0, "floor": 0.2}
     assert knn_size(spec) == 96 and knn_size({"mode": "improved"}) == 128 and knn_size({"mode": "parity", "k": 32}) == 32
+
+
+def test_mean_centred_gamma_against_a_direct_weighted_covariance():
+    from repgeo.geometry.improved import local_kernel, mean_centred_gamma
+    from repgeo.geometry.operator import build_operator
+
+    X, _ = _draw("torus", 800)
+    g = knn_graph(X, 32)
+    op = build_operator(g)
+    kern = local_kernel(op, g)
+    G = mean_centred_gamma(X, kern)
+    for p in (0, 17, 433):
+        nb, w = X[kern.indices[p]], kern.P[p]
+        cov = np.cov(nb.T, aweights=w, bias=True)
+        np.testing.assert_allclose(G[p], cov / (2 * op.epsilon * op.rho[p] ** 2), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(kern.P.sum(axis=1), 1.0)
+    # Calibration: tangent eigenvalues near 1 without any rescaling (the kernel's own variance).
+    lam = np.linalg.eigvalsh(G)[:, ::-1]
+    assert 0.7 < np.median(lam[:, 0]) < 1.3 and np.median(lam[:, 2]) < 0.1
