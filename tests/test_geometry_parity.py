@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from repgeo.geometry.carre_du_champ import carre_du_champ, carre_du_champ_local
 from repgeo.geometry.estimate import estimate_curvature, estimate_dimension
@@ -79,6 +80,47 @@ def test_low_rank_bandlimit_equals_the_dense_projector():
     # Orthonormal in L^2(mu), and a projector.
     np.testing.assert_allclose(basis.u.T @ (basis.mu[:, None] * basis.u), np.eye(40), atol=1e-10)
     np.testing.assert_allclose(basis.bandlimit(basis.bandlimit(F)), basis.bandlimit(F), atol=1e-10)
+
+
+def test_sparse_eigensolver_paths_agree_with_lapack(monkeypatch, caplog):
+    """Shift-invert inside the spectrum, its safety net (a shift too high for the inertia count to
+    notice) and the Chebyshev filter (high fill-in) all give LAPACK's eigenpairs."""
+    from types import SimpleNamespace
+
+    import scipy.linalg as la
+
+    from repgeo.geometry import spectral
+
+    x = _sphere(1600)
+    op = build_operator(knn_graph(x, 32))
+    n0 = 40
+    basis = eigenbasis(op, n0)
+    s = op.mu**-0.5
+    S = (np.diag(op.rho**-2.0) - s[:, None] * op.K.toarray() * s[None, :]) / op.epsilon
+    vals, vecs = la.eigh(S, subset_by_index=[0, n0 - 1])
+    u = vecs * s[:, None]
+    projector = u @ (u.T @ (op.mu[:, None] * x))
+
+    def check(b):
+        np.testing.assert_allclose(b.eigenvalues, vals, atol=1e-8 * vals[-1])
+        np.testing.assert_allclose(b.bandlimit(x), projector, atol=1e-8)
+
+    check(basis)
+    factor = spectral._factor
+
+    def blind_high_shift(S, sigma):
+        if sigma <= 0:
+            return factor(S, sigma)
+        lu = factor(S, 4.0 * sigma)  # above lambda_n0 / 2: the nearest eigenvalues are the wrong set
+        return SimpleNamespace(nnz=lu.nnz, U=sp.identity(S.shape[0], format="csc"), perm_r=lu.perm_r, perm_c=lu.perm_c, solve=lu.solve)
+
+    monkeypatch.setattr(spectral, "_factor", blind_high_shift)
+    with caplog.at_level("INFO", logger="repgeo"):
+        check(eigenbasis(op, n0))
+    assert "interior shift rejected" in caplog.text
+    monkeypatch.setattr(spectral, "_factor", factor)
+    monkeypatch.setattr(spectral, "MAX_FILL", 0.0)
+    check(eigenbasis(op, n0))
 
 
 def test_unit_sphere_metric_is_the_tangent_projector():

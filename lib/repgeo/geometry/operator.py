@@ -44,29 +44,81 @@ TUNING_GRID = 2.0 ** (-30 + 0.25 * np.arange(160))
 
 @dataclass
 class Tuning:
-    """Result of one bandwidth tuning: eps at the steepest slope and d = 2 x that slope."""
+    """Result of one bandwidth tuning: eps at the steepest slope and d = 2 x that slope.
+
+    ``criterion`` holds the forward-difference log-log slopes of the grid's segments; segments
+    that :func:`tune_bandwidth` proved cannot be the steepest without evaluating them are NaN.
+    """
 
     epsilon: float
     dim: float
     index: int
-    criterion: np.ndarray  # forward-difference log-log slopes, len(grid) - 1
+    criterion: np.ndarray  # len(grid) - 1
+
+
+# Quantile groups of the positive scaled distances used to bound the slope per segment.
+_BOUND_GROUPS = 128
 
 
 def tune_bandwidth(b: np.ndarray, scale: float, grid: np.ndarray = TUNING_GRID) -> Tuning:
     """Berry-Giannakis-Harlim tuning on scaled squared distances ``b`` (any shape).
 
     m(eps) = mean(exp(-b / (scale eps))); the slope d log m / d log eps by forward differences;
-    eps = grid[argmax slope] (the left end of the steepest segment, first one on ties).
+    eps = grid[argmax slope] (the left end of the steepest segment, first one on ties) -- the
+    same grid point as evaluating all of them, with m evaluated at about a dozen grid points:
+
+    With x = b / (scale eps), d log m / d log eps = sum x e^-x / sum e^-x, and a segment's
+    forward difference is the mean of that over the segment. Over a segment each x lies
+    between its values at the two ends, so grouping the sorted b gives an upper bound per
+    segment (:func:`_slope_bounds`). Segments are evaluated in order of decreasing bound until
+    the bound drops below the steepest slope found; no skipped segment can reach it.
     """
     b = np.sort(np.asarray(b, dtype=np.float64).ravel())
-    m = np.empty(len(grid))
-    for j, eps in enumerate(grid):
-        # Terms with b / (scale eps) > 746 are exactly 0 in float64: sum only the sorted prefix.
-        stop = np.searchsorted(b, 746.0 * scale * eps, side="right")
-        m[j] = np.exp(-b[:stop] / (scale * eps)).sum() / b.size
-    crit = np.diff(np.log(m)) / np.diff(np.log(grid))
-    j = int(np.argmax(crit))
+    log_m = np.full(len(grid), np.nan)
+
+    def log_mean_kernel(j: int) -> float:
+        if np.isnan(log_m[j]):
+            eps = grid[j]
+            # Terms with b / (scale eps) > 746 are exactly 0 in float64: sum only the sorted prefix.
+            stop = np.searchsorted(b, 746.0 * scale * eps, side="right")
+            log_m[j] = np.log(np.exp(-b[:stop] / (scale * eps)).sum() / b.size)
+        return log_m[j]
+
+    bound = _slope_bounds(b, scale, grid)
+    dlog = np.diff(np.log(grid))
+    crit = np.full(len(grid) - 1, np.nan)
+    best = -np.inf
+    for j in np.argsort(-bound, kind="stable"):
+        # The relative margin covers rounding in the computed slopes and bounds (~1e-14).
+        if bound[j] < best - 1e-6 * abs(best):
+            break
+        crit[j] = (log_mean_kernel(j + 1) - log_mean_kernel(j)) / dlog[j]
+        best = max(best, crit[j])
+    j = int(np.nanargmax(crit))
     return Tuning(float(grid[j]), float(2.0 * crit[j]), j, crit)
+
+
+def _slope_bounds(b: np.ndarray, scale: float, grid: np.ndarray) -> np.ndarray:
+    """Upper bounds on d log m / d log eps over each grid segment, from sorted ``b``.
+
+    In a segment [eps_j, eps_j+1], x_i = b_i / (scale eps) lies in [b_i / (scale eps_j+1),
+    b_i / (scale eps_j)]. For a group of b in [lo, hi] the numerator terms x e^-x are at most
+    the maximum of x e^-x over [lo / (scale eps_j+1), hi / (scale eps_j)] (it peaks at x = 1),
+    and the denominator terms e^-x at least e^(-hi / (scale eps_j)); zeros contribute 0 and 1.
+    Non-finite bounds (an empty denominator) become +inf, so such segments are evaluated.
+    """
+    zeros = np.searchsorted(b, 0.0, side="right")
+    pos = b[zeros:]
+    if pos.size == 0:
+        return np.zeros(len(grid) - 1)
+    starts = np.linspace(0, pos.size, min(_BOUND_GROUPS, pos.size) + 1).astype(np.int64)
+    lo, hi, count = pos[starts[:-1]], pos[starts[1:] - 1], np.diff(starts).astype(np.float64)
+    x_lo = np.outer(1.0 / (scale * grid[1:]), lo)
+    x_hi = np.outer(1.0 / (scale * grid[:-1]), hi)
+    peak = np.where(x_hi < 1.0, x_hi * np.exp(-x_hi), np.where(x_lo > 1.0, x_lo * np.exp(-x_lo), np.exp(-1.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (peak @ count) / (zeros + np.exp(-x_hi) @ count)
+    return np.where(np.isfinite(bound), bound, np.inf)
 
 
 @dataclass
@@ -106,15 +158,13 @@ class DiffusionOperator:
     def L(self) -> sp.csr_matrix:
         """L = diag(rho^-2) (I - D^-1 K_alpha) / (eps * scale), sparse."""
         w = 1.0 / (self.epsilon * self.scale * self.rho**2)
-        P = sp.diags(w / self.degree) @ self.K
-        return (sp.diags(w) - P).tocsr()
+        return (sp.diags(w, format="csr") - row_scaled(self.K, w / self.degree)).tocsr()
 
     @property
     def weights(self) -> sp.csr_matrix:
         """W = -L off the diagonal: W_pq = K_alpha,pq / (D_p eps scale rho_p^2). Rows of W sum to
         L's diagonal (L 1 = 0), which gives Gamma_p(f, h) = 1/2 sum_q W_pq (f_q - f_p)(h_q - h_p)."""
-        w = 1.0 / (self.epsilon * self.scale * self.rho**2 * self.degree)
-        W = (sp.diags(w) @ self.K).tocsr()
+        W = row_scaled(self.K, 1.0 / (self.epsilon * self.scale * self.rho**2 * self.degree))
         W.setdiag(0.0)
         W.eliminate_zeros()
         return W
@@ -136,11 +186,23 @@ def adhoc_bandwidth(distances: np.ndarray, k_ep: int = 8) -> np.ndarray:
 def _symmetric(graph: KNNGraph, values: np.ndarray) -> sp.csr_matrix:
     """(K + K^T) / 2 of the directed kNN matrix with entries ``values`` (n x k)."""
     n, k = graph.indices.shape
-    rows = np.repeat(np.arange(n), k)
-    K = sp.csr_matrix((values.ravel(), (rows, graph.indices.ravel())), shape=(n, n))
-    S = ((K + K.T) * 0.5).tocsr()
-    S.sort_indices()
-    return S
+    # Built as CSR directly (copies: sorting the rows permutes the arrays in place); with sorted
+    # rows the transpose and sum take scipy's fast path and stay sorted.
+    K = sp.csr_matrix((values.ravel().copy(), graph.indices.ravel().copy(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    K.sort_indices()
+    return (K + K.T.tocsr()) * 0.5
+
+
+def row_scaled(K: sp.csr_matrix, w: np.ndarray) -> sp.csr_matrix:
+    """diag(w) K as a new matrix on a copy of K's pattern (cheaper than the sparse product)."""
+    rows = np.repeat(np.arange(K.shape[0]), np.diff(K.indptr))
+    return sp.csr_matrix((K.data * w[rows], K.indices.copy(), K.indptr.copy()), shape=K.shape)
+
+
+def symmetric_scaled(K: sp.csr_matrix, s: np.ndarray) -> sp.csr_matrix:
+    """diag(s) K diag(s) as a new matrix with entries K_ij (s_i s_j), exactly symmetric when K is."""
+    rows = np.repeat(np.arange(K.shape[0]), np.diff(K.indptr))
+    return sp.csr_matrix((K.data * (s[rows] * s[K.indices]), K.indices.copy(), K.indptr.copy()), shape=K.shape)
 
 
 def build_operator(graph: KNNGraph, c: float = 0.0, k_ep: int = 8, grid: np.ndarray = TUNING_GRID) -> DiffusionOperator:
@@ -157,8 +219,10 @@ def build_operator(graph: KNNGraph, c: float = 0.0, k_ep: int = 8, grid: np.ndar
     b0 = d2 / (rho0[:, None] * rho0[idx])
     t0 = tune_bandwidth(b0, 2.0, grid)
     eps0, d0 = t0.epsilon, t0.dim
-    K1 = _symmetric(graph, np.exp(-b0 / (2.0 * eps0)) / (2.0 * np.pi * eps0) ** (d0 / 2.0))
-    q = np.asarray(K1.sum(axis=1)).ravel() / (n * rho0**d0)
+    K1 = np.exp(-b0 / (2.0 * eps0)) / (2.0 * np.pi * eps0) ** (d0 / 2.0)
+    # Row sums of the symmetrised (K1 + K1^T) / 2 without forming it: half the row sums plus half
+    # the column sums of the directed kernel.
+    q = 0.5 * (K1.sum(axis=1) + np.bincount(idx.ravel(), K1.ravel(), minlength=n)) / (n * rho0**d0)
     rho = q**-0.5
     rho /= np.median(rho)
     alpha = 0.5 - c / 2.0 - d0 / 4.0
@@ -167,7 +231,7 @@ def build_operator(graph: KNNGraph, c: float = 0.0, k_ep: int = 8, grid: np.ndar
     K = _symmetric(graph, np.exp(-b / (4.0 * t.epsilon)))
     qd = np.asarray(K.sum(axis=1)).ravel() / rho**t.dim
     s = qd**-alpha
-    Ka = (sp.diags(s) @ K @ sp.diags(s)).tocsr()
+    Ka = symmetric_scaled(K, s)
     degree = np.asarray(Ka.sum(axis=1)).ravel()
     mu = degree * rho**2
     logger.info(
