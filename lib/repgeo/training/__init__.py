@@ -1,0 +1,1 @@
+"""Model training with per-epoch tracking (classifiers for the entropy branch)."""

@@ -1,0 +1,75 @@
+"""Classifier training with per-epoch embeddings: learning, determinism, resumption, refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from repgeo.training.classifier import TrainConfig, train_classifier
+from repgeo.training.models import build_model
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    X = (d.images / 16.0).astype(np.float32)[:, None]  # N x 1 x 8 x 8
+    y = d.target
+    return X[:1200], y[:1200], X[1200:], y[1200:], X[1200:1400]
+
+
+@pytest.mark.parametrize("arch", ["mlp", "small_cnn", "resnet18"])
+def test_models_embed_then_classify(arch):
+    m = build_model(arch, (1, 8, 8), 10, width=8)
+    x = torch.randn(4, 1, 8, 8)
+    z = m.embed(x)
+    assert z.shape == (4, m.embedding_dim)
+    torch.testing.assert_close(m(x), m.head(z))
+
+
+def test_supervised_learns_and_random_labels_memorise(digits, tmp_path):
+    Xtr, ytr, Xte, yte, Xev = digits
+    sup = train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(epochs=8, width=16), tmp_path / "sup.pt")
+    assert sup.history[0]["epoch"] == 0 and len(sup.history) == 9
+    assert sup.history[0]["test_accuracy"] < 0.25 and sup.history[-1]["test_accuracy"] > 0.85
+    assert sup.embeddings.shape == (9, 200, 64)
+    rnd = train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(mode="random_labels", epochs=8, width=16), tmp_path / "rnd.pt")
+    # Permuted labels carry no information about the test labels: chance level (10 classes).
+    assert rnd.history[-1]["test_accuracy"] < 0.25
+    assert rnd.history[-1]["train_accuracy"] > rnd.history[1]["train_accuracy"]
+
+
+def test_resumed_run_equals_uninterrupted(digits, tmp_path):
+    Xtr, ytr, Xte, yte, Xev = digits
+    cfg = TrainConfig(arch="mlp", epochs=3, width=32)
+    full = train_classifier(Xtr, ytr, Xte, yte, Xev, cfg, tmp_path / "full.pt")
+    part = tmp_path / "part.pt"
+    train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(arch="mlp", epochs=1, width=32), part)
+    resumed = train_classifier(Xtr, ytr, Xte, yte, Xev, cfg, part)
+    torch.testing.assert_close(resumed.embeddings, full.embeddings, rtol=0, atol=0)
+    # NaN (epoch 0's loss) != NaN, so compare the rows through numpy.
+    assert [r["epoch"] for r in resumed.history] == [0, 1, 2, 3]
+    np.testing.assert_array_equal([list(r.values()) for r in resumed.history], [list(r.values()) for r in full.history])
+
+
+def test_checkpoint_of_another_run_is_refused(digits, tmp_path):
+    Xtr, ytr, Xte, yte, Xev = digits
+    ck = tmp_path / "ck.pt"
+    train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(arch="mlp", epochs=1, width=8), ck)
+    with pytest.raises(ValueError, match="written for another run"):
+        train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(arch="small_cnn", epochs=2, width=8), ck)
+    with pytest.raises(ValueError, match="beyond the 0 asked for"):
+        train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(arch="mlp", epochs=0, width=8), ck)
+
+
+def test_bad_inputs(digits, tmp_path):
+    Xtr, ytr, Xte, yte, Xev = digits
+    bad = Xtr.copy()
+    bad[3, 0, 2, 2] = np.nan
+    with pytest.raises(ValueError, match="X_train contains NaN"):
+        train_classifier(bad, ytr, Xte, yte, Xev, TrainConfig(epochs=1), tmp_path / "a.pt")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(mode="contrastive"), tmp_path / "b.pt")
+    with pytest.raises(ValueError, match="needs images of shape C x H x W"):
+        build_model("small_cnn", (64,), 10)
