@@ -7,7 +7,10 @@ stage can follow S_D(Z), I_D(Z; Y) and I_D(Z; X) over training. Modes:
 
 - ``supervised``: the true labels;
 - ``random_labels``: the training labels permuted once with the seed (Zhang et al. 2017's
-  memorisation experiment; test accuracy is still measured against the true labels).
+  memorisation experiment; test accuracy is still measured against the true labels);
+- ``contrastive``: SimCLR on the same feature stack (:mod:`.contrastive`; NT-Xent loss, no
+  labels); the accuracies are those of a linear probe on the frozen features of each epoch
+  (train accuracy: the probe on its own training data).
 
 Determinism and resumption: the model is initialised from ``seed`` and the batches of epoch e
 are drawn from a generator seeded with (seed, e), so a run interrupted after any epoch and
@@ -34,7 +37,7 @@ from .models import build_model
 
 logger = logging.getLogger("repgeo")
 
-MODES = ("supervised", "random_labels")
+MODES = ("supervised", "random_labels", "contrastive")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ class TrainConfig:
     width: int = 32
     hidden: int = 2
     seed: int = 0
+    # contrastive mode (SimCLR): NT-Xent temperature, projection size, augmentation strengths
+    temperature: float = 0.5
+    projection_dim: int = 64
+    min_scale: float = 0.5
+    flip: bool = False
+    jitter: float = 0.4
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -57,8 +66,12 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "width", "hidden"):
             if getattr(self, name) < (0 if name == "epochs" else 1):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not self.lr > 0 or not self.temperature > 0:
+            raise ValueError(f"lr and temperature must be > 0, got {self.lr} and {self.temperature}")
+        if not 0 < self.min_scale <= 1 or not 0 <= self.jitter < 1:
+            raise ValueError(f"min_scale must be in (0, 1] and jitter in [0, 1), got {self.min_scale} and {self.jitter}")
+        if self.mode == "contrastive" and self.batch_size < 2:
+            raise ValueError("contrastive mode needs batch_size >= 2 (the other images are the negatives)")
 
 
 @dataclass
@@ -122,14 +135,21 @@ def train_classifier(
         ytr = ytr[torch.as_tensor(perm)]
     torch.manual_seed(config.seed)
     model = build_model(config.arch, tuple(Xtr.shape[1:]), n_classes, config.width, config.hidden).to(device)
+    contrastive = config.mode == "contrastive"
+    if contrastive:
+        from .contrastive import ProjectionHead
+
+        # The classification head is not trained in SimCLR: the projection head replaces it.
+        model.head = ProjectionHead(model.embedding_dim, config.projection_dim).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    record = _probe_record if contrastive else _record
     history: list[dict[str, float]] = []
     embeddings: list[torch.Tensor] = []
     checkpoint = Path(checkpoint)
     cfg = asdict(config)
     start = _resume(checkpoint, cfg, model, opt, history, embeddings)
     if start == 0:
-        history.append(_record(model, 0, float("nan"), Xtr, ytr, Xte, yte, config.batch_size, device))
+        history.append(record(model, 0, float("nan"), Xtr, ytr, Xte, yte, config.batch_size, device))
         embeddings.append(_predict(model, Xev, config.batch_size, device, embed=True))
         _save(checkpoint, cfg, model, opt, history, embeddings)
     loss_fn = nn.CrossEntropyLoss()
@@ -142,11 +162,17 @@ def train_classifier(
             idx = order[s : s + config.batch_size]
             xb, yb = Xtr[idx].to(device), ytr[idx].to(device)
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
+            if contrastive:
+                from .contrastive import augment, nt_xent
+
+                v1, v2 = (augment(xb, g, config.min_scale, config.flip, config.jitter) for _ in range(2))
+                loss = nt_xent(model(v1), model(v2), config.temperature)
+            else:
+                loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
-        history.append(_record(model, epoch, total / len(Xtr), Xtr, ytr, Xte, yte, config.batch_size, device))
+        history.append(record(model, epoch, total / len(Xtr), Xtr, ytr, Xte, yte, config.batch_size, device))
         embeddings.append(_predict(model, Xev, config.batch_size, device, embed=True))
         _save(checkpoint, cfg, model, opt, history, embeddings)
         h = history[-1]
@@ -162,6 +188,19 @@ def _record(model, epoch, loss, Xtr, ytr, Xte, yte, batch, device) -> dict[str, 
         "train_loss": loss,
         "train_accuracy": _accuracy(model, Xtr, ytr, batch, device),
         "test_accuracy": _accuracy(model, Xte, yte, batch, device),
+    }
+
+
+def _probe_record(model, epoch, loss, Xtr, ytr, Xte, yte, batch, device) -> dict[str, float]:
+    from .contrastive import linear_probe_accuracy
+
+    Ztr = _predict(model, Xtr, batch, device, embed=True).numpy()
+    Zte = _predict(model, Xte, batch, device, embed=True).numpy()
+    return {
+        "epoch": epoch,
+        "train_loss": loss,
+        "train_accuracy": linear_probe_accuracy(Ztr, ytr.numpy(), Ztr, ytr.numpy()),
+        "test_accuracy": linear_probe_accuracy(Ztr, ytr.numpy(), Zte, yte.numpy()),
     }
 
 
