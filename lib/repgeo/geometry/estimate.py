@@ -18,7 +18,7 @@ import numpy as np
 from .carre_du_champ import carre_du_champ
 from .curvature import calibration, gauss_scalar_curvature, hessian_from_iterated_gamma, second_fundamental_form
 from .dimension import GapDiagnostics, gap_diagnostics, gap_dimension, metric_eigen
-from .neighbors import KNNGraph, knn_graph
+from .neighbors import KNNGraph, graph_of_size
 from .operator import DiffusionOperator, build_operator
 from .spectral import Eigenbasis, eigenbasis
 
@@ -69,10 +69,7 @@ def _prepare(X, n0: int, k: int, graph: KNNGraph | None, seed: int, tol: float, 
     n0 = min(n - 1, n0)
     k = min(k, n0)  # as the reference: a small basis shrinks the neighbourhood
     t0 = time.perf_counter()
-    if graph is None or graph.k < k:
-        graph = knn_graph(X, k)
-    elif graph.k > k:
-        graph = KNNGraph(graph.indices[:, :k], graph.distances[:, :k])
+    graph = graph_of_size(X, graph, k)
     t1 = time.perf_counter()
     op = build_operator(graph, c=c, k_ep=k_ep)
     t2 = time.perf_counter()

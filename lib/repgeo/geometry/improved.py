@@ -77,7 +77,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .dimension import gap_diagnostics
-from .neighbors import KNNGraph, knn_graph
+from .neighbors import KNNGraph, graph_of_size
 from .operator import DiffusionOperator, build_operator
 
 logger = logging.getLogger("repgeo")
@@ -154,12 +154,9 @@ def _operator(X, k: int, graph: KNNGraph | None, c: float, k_ep: int, k_fit: int
     k = min(k, n)
     wide = min(max(k, k_fit or k), n)
     t0 = time.perf_counter()
-    if graph is None or graph.k < wide:
-        graph = knn_graph(X, wide)
-    elif graph.k > wide:
-        graph = KNNGraph(graph.indices[:, :wide], graph.distances[:, :wide])
+    graph = graph_of_size(X, graph, wide)
     t1 = time.perf_counter()
-    small = graph if graph.k == k else KNNGraph(graph.indices[:, :k], graph.distances[:, :k])
+    small = graph_of_size(X, graph, k)
     op = build_operator(small, c=c, k_ep=k_ep)
     t2 = time.perf_counter()
     return X, graph, small, op, {"knn_s": t1 - t0, "operator_s": t2 - t1}

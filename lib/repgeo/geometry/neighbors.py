@@ -65,3 +65,13 @@ def knn_graph(X: np.ndarray, k: int = 32, n_jobs: int = 1) -> KNNGraph:
 
     idx, d2 = knn(X, k, candidates=k + 8)
     return KNNGraph(idx, np.sqrt(d2))
+
+
+def graph_of_size(X: np.ndarray, graph: KNNGraph | None, k: int) -> KNNGraph:
+    """A graph with exactly ``k`` neighbours: ``graph`` truncated when it has more, a new one when
+    it is absent or has fewer."""
+    if graph is None or graph.k < k:
+        return knn_graph(X, k)
+    if graph.k > k:
+        return KNNGraph(graph.indices[:, :k], graph.distances[:, :k])
+    return graph
