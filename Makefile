@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/diffusion_speed.py
 	$(BIN)/python benchmarks/geometry_speed.py --cases parity_n4000,improved_n4000
 	$(BIN)/python benchmarks/geometry_accuracy.py
+	$(BIN)/python benchmarks/entropy_speed.py
 
 clean:
 	rm -rf results .snakemake
