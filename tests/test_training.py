@@ -109,3 +109,27 @@ def test_contrastive_features_beat_initialisation(digits, tmp_path):
     assert h[-1]["train_loss"] < h[1]["train_loss"]
     # Linear probe on the learned features: better than at initialisation and far above chance.
     assert h[-1]["test_accuracy"] > 0.8 and h[-1]["test_accuracy"] > h[0]["test_accuracy"]
+
+
+def test_stage_trains_resumes_and_restarts_on_a_new_config(tmp_path):
+    from repgeo import io
+    from repgeo.stages.data import prepare_data
+    from repgeo.stages.training import train_run
+
+    samples, arrays = tmp_path / "samples.parquet", tmp_path / "arrays.pt"
+    prepare_data({"source": "sklearn_digits", "n": 600}, str(samples), str(arrays))
+    out = tmp_path / "run"
+    out.mkdir()
+    spec = {"arch": "mlp", "epochs": 2, "width": 16, "eval_n": 50}
+    train_run(str(arrays), str(samples), spec, "supervised", 0, str(out / "emb.pt"), str(out / "hist.parquet"))
+    emb = io.load_tensor(out / "emb.pt")
+    assert emb["Z"].shape == (3, 50, 16) and len(emb["labels"]) == 50
+    hist = io.read_parquet(out / "hist.parquet")
+    assert list(hist["epoch"]) == [0, 1, 2] and set(hist["mode"]) == {"supervised"}
+    assert len(list(out.glob("checkpoint-*.pt"))) == 1
+    # Two more epochs continue the same checkpoint; another lr starts a new one.
+    train_run(str(arrays), str(samples), {**spec, "epochs": 4}, "supervised", 0, str(out / "emb.pt"), str(out / "hist.parquet"))
+    assert len(list(out.glob("checkpoint-*.pt"))) == 1
+    torch.testing.assert_close(io.load_tensor(out / "emb.pt")["Z"][:3], emb["Z"], rtol=0, atol=0)
+    train_run(str(arrays), str(samples), {**spec, "lr": 1e-2}, "supervised", 0, str(out / "emb.pt"), str(out / "hist.parquet"))
+    assert len(list(out.glob("checkpoint-*.pt"))) == 2

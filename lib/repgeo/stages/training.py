@@ -1,0 +1,76 @@
+"""Model-training stage: one classifier run (entry x mode x seed) of a prepared image dataset.
+
+Artifacts under ``results/training/{name}/{mode}/seed{seed}/``:
+
+- ``embeddings.pt``: ``Z`` ((epochs + 1) x n_eval x dim, float32; epoch 0 = initialisation),
+  ``positions`` (dataset rows; their ids are in the history's metadata) of the evaluation
+  subset (a seeded sample of the test split, the same for every mode
+  and seed of the entry, so trajectories are comparable) and their ``labels``;
+- ``history.parquet``: epoch, train_loss, train_accuracy, test_accuracy (plus model, dataset,
+  mode, seed columns);
+- ``checkpoint-{hash}.pt``: written after every epoch and not a declared output, so it survives
+  a killed job; the hash is of the run's configuration without the epoch count, so a changed
+  configuration starts afresh while a longer run of the same one continues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import io
+from ..data import DataError, select_samples
+
+logger = logging.getLogger("repgeo")
+
+Spec = Mapping[str, Any]
+
+
+def train_config(spec: Spec, mode: str, seed: int):
+    """The :class:`~repgeo.training.classifier.TrainConfig` of one run of a training entry."""
+    from ..training.classifier import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)} - {"mode", "seed"}
+    cfg = TrainConfig(mode=mode, seed=int(seed), **{k: v for k, v in spec.items() if k in known})
+    cfg.validate()
+    return cfg
+
+
+def checkpoint_name(config) -> str:
+    ident = {k: v for k, v in asdict(config).items() if k != "epochs"}
+    return "checkpoint-" + hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12] + ".pt"
+
+
+def train_run(arrays_path: str, samples_path: str, spec: Spec, mode: str, seed: int, embeddings_out: str, history_out: str, device: str = "cpu") -> None:
+    """Train one run and write its embeddings and history (module docstring)."""
+    from ..training.classifier import train_classifier
+
+    samples = io.read_parquet(samples_path)
+    arrays = io.load_tensor(arrays_path).numpy()
+    label = spec.get("label", "label")
+    if label not in samples.columns:
+        raise DataError(f"{samples_path} has no column {label!r} to train on; set 'label' to one of {list(samples.columns)}")
+    y = samples[label].to_numpy()
+    if not np.issubdtype(y.dtype, np.integer) and not np.issubdtype(y.dtype, np.bool_):
+        raise DataError(f"column {label!r} of {samples_path} is not integer class labels (dtype {y.dtype})")
+    y = y.astype(np.int64)
+    train, test = select_samples(samples, "train"), select_samples(samples, "test")
+    eval_pos = test[np.sort(np.random.default_rng([spec.get("eval_seed", 0), 0xE7]).permutation(len(test))[: spec.get("eval_n", 500)])]
+    config = train_config(spec, mode, seed)
+    checkpoint = Path(embeddings_out).parent / checkpoint_name(config)
+    logger.info("training %s (%s, seed %d) on %d images, testing on %d, tracking %d; checkpoint %s", config.arch, mode, seed, len(train), len(test), len(eval_pos), checkpoint)
+    res = train_classifier(arrays[train], y[train], arrays[test], y[test], arrays[eval_pos], config, checkpoint, device, n_classes=int(y.max()) + 1)
+    io.save_tensor({"Z": res.embeddings, "positions": eval_pos, "labels": y[eval_pos]}, embeddings_out)
+    hist = pd.DataFrame(res.history)
+    hist.insert(0, "seed", int(seed))
+    hist.insert(0, "mode", mode)
+    hist.insert(0, "model", config.arch)
+    io.write_parquet(hist, history_out, metadata={"config": asdict(config), "eval_ids": samples["id"].iloc[eval_pos].tolist()})
