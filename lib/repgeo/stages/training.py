@@ -6,8 +6,8 @@ Artifacts under ``results/training/{name}/{mode}/seed{seed}/``:
   ``positions`` (dataset rows; their ids are in the history's metadata) of the evaluation
   subset (a seeded sample of the test split, the same for every mode
   and seed of the entry, so trajectories are comparable) and their ``labels``;
-- ``history.parquet``: epoch, train_loss, train_accuracy, test_accuracy (plus model, dataset,
-  mode, seed columns);
+- ``history.parquet``: epoch, train_loss, train_accuracy, test_accuracy (plus model, mode and
+  seed columns);
 - ``checkpoint-{hash}.pt``: written after every epoch and not a declared output, so it survives
   a killed job; the hash is of the run's configuration without the epoch count, so a changed
   configuration starts afresh while a longer run of the same one continues.
