@@ -15,6 +15,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/diffusion.smk"
 include: "workflow/rules/geometry.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/entropy.smk"
 
 
 rule all:

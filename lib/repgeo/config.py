@@ -164,12 +164,13 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
             )
         if "coordinates" in spec and spec.get("coordinates") and "dataset" in spec:
             problems.append(f"geometry.{name}.coordinates: only applies to diffusion input")
-    for name, spec in config.get("diffusion", {}).items():
-        ds = spec.get("dataset")
-        if ds not in datasets:
-            problems.append(
-                f"diffusion.{name}.dataset: {ds!r} is not a dataset of this config; defined: {', '.join(sorted(datasets))}"
-            )
+    for section in ("diffusion", "training"):
+        for name, spec in config.get(section, {}).items():
+            ds = spec.get("dataset")
+            if ds not in datasets:
+                problems.append(
+                    f"{section}.{name}.dataset: {ds!r} is not a dataset of this config; defined: {', '.join(sorted(datasets))}"
+                )
     return problems
 
 

@@ -99,3 +99,46 @@ def _categorical(values: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return True
     return pd.api.types.is_integer_dtype(values) and values.nunique() <= MAX_CATEGORIES
+
+
+TRAJECTORY_PANELS = (
+    ("accuracy", "test accuracy", None),
+    ("dse", "DSE  S_D(Z) [bits]", None),
+    ("dsmi_zy", "DSMI  I_D(Z; Y) [bits]", "dsmi_zy_sd"),
+    ("dsmi_zx", "DSMI  I_D(Z; X) [bits]", "dsmi_zx_sd"),
+    ("train_accuracy", "train accuracy (labels trained on)", None),
+    ("cse", "CSE [bits]", None),
+    ("csmi_zy", "CSMI  I(Z; Y) [bits]", None),
+    ("csmi_zx", "CSMI  I(Z; X) [bits]", None),
+)
+
+
+def plot_trajectory(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Entropy and accuracy against epoch, one colour per mode: mean over seeds +- sd (band).
+
+    Liao et al., CISS 2024 (arXiv 2312.04823), Figures 6-8. The top row is diffusion spectral
+    entropy and mutual information with the test accuracy; the bottom row the classic Shannon
+    baselines with the training accuracy (against the labels trained on: the random-label runs
+    memorise theirs). For DSMI the band is the larger of the seed sd and the mean sd over the R
+    subset draws.
+    """
+    fig, axes = plt.subplots(2, 4, figsize=(15, 6.5), sharex=True)
+    modes = list(dict.fromkeys(table["mode"]))
+    for ax, (col, label, within) in zip(axes.ravel(), TRAJECTORY_PANELS):
+        for i, mode in enumerate(modes):
+            part = table[table["mode"] == mode]
+            g = part.groupby("epoch")[col]
+            mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
+            if within is not None:
+                sd = np.maximum(sd, part.groupby("epoch")[within].mean().fillna(0.0))
+            n_seeds = part["seed"].nunique()
+            ax.plot(mean.index, mean.to_numpy(), "o-", ms=3, color=f"C{i}", label=f"{mode} ({n_seeds} seeds)")
+            ax.fill_between(mean.index, (mean - sd).to_numpy(), (mean + sd).to_numpy(), color=f"C{i}", alpha=0.2, lw=0)
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("epoch (0 = initialisation)")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

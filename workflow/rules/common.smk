@@ -3,6 +3,7 @@ from pathlib import Path
 
 from repgeo.config import check_config
 from repgeo.runtime import prefer_fast_blas
+from repgeo.stages.entropy import SPECTRUM_KEYS
 from repgeo.stages.geometry import knn_size
 
 # Jobs inherit this process's environment. On AVX-512 CPUs that OpenBLAS does not recognise it
@@ -73,7 +74,7 @@ def runtime_min(base):
 
 
 def all_outputs():
-    out = ["results/data/overview.html"] + geometry_outputs()
+    out = ["results/data/overview.html"] + geometry_outputs() + training_outputs()
     for name in config["diffusion"]:
         out += expand(
             "results/diffusion/{name}/{f}",
@@ -165,3 +166,82 @@ def geometry_outputs():
             files += ["attributes.parquet", "regions.parquet", "enrichment.parquet", "attributes.png"]
         out += expand("results/geometry/{name}/{f}", name=name, f=files)
     return out
+
+
+# --- training and entropy -----------------------------------------------------------------------
+
+
+wildcard_constraints:
+    mode="supervised|random_labels|contrastive",
+    seed=r"\d+",
+
+
+# Keys of a training entry that are not the run's own settings: which runs exist, where they
+# run, and what the entropy stage does with them. Changing them reruns no training.
+TRAINING_OUTER_KEYS = ("modes", "seeds", "gpu", "entropy")
+# The evaluation subset: the X clustering depends only on these.
+EVAL_KEYS = ("dataset", "eval_n", "eval_seed")
+ENTROPY_CLUSTER_KEYS = ("n_clusters", "seed")
+
+
+def training_entry(wildcards):
+    return config["training"][wildcards.name]
+
+
+def training_data(wildcards):
+    d = training_entry(wildcards)["dataset"]
+    return {"arrays": f"results/data/{d}/arrays.pt", "samples": f"results/data/{d}/samples.parquet"}
+
+
+def training_spec(wildcards):
+    """The run's settings, contrastive ones flattened (TrainConfig's field names)."""
+    entry = training_entry(wildcards)
+    spec = {k: v for k, v in entry.items() if k not in TRAINING_OUTER_KEYS + ("contrastive",)}
+    if wildcards.get("mode") == "contrastive":
+        spec.update(entry["contrastive"])
+    return spec
+
+
+def training_gpus(wildcards):
+    return 1 if training_entry(wildcards)["gpu"] else 0
+
+
+def eval_spec(wildcards):
+    entry = training_entry(wildcards)
+    return {k: entry[k] for k in EVAL_KEYS}
+
+
+def entropy_cluster_spec(wildcards):
+    entropy = training_entry(wildcards)["entropy"]
+    return {k: entropy[k] for k in ENTROPY_CLUSTER_KEYS}
+
+
+def entropy_spectrum_spec(wildcards):
+    entropy = training_entry(wildcards)["entropy"]
+    return {k: entropy[k] for k in SPECTRUM_KEYS}
+
+
+def training_runs(wildcards):
+    entry = training_entry(wildcards)
+    return [{"mode": m, "seed": s} for m in entry["modes"] for s in entry["seeds"]]
+
+
+def trajectory_inputs(wildcards):
+    runs = training_runs(wildcards)
+    train = [f"results/training/{wildcards.name}/{r['mode']}/seed{r['seed']}" for r in runs]
+    entropy = [f"results/entropy/{wildcards.name}/{r['mode']}/seed{r['seed']}" for r in runs]
+    return {
+        "x_groups": f"results/entropy/{wildcards.name}/x_groups.parquet",
+        "spectra": [f"{e}/spectra.npz" for e in entropy],
+        "embeddings": [f"{t}/embeddings.pt" for t in train],
+        "history": [f"{t}/history.parquet" for t in train],
+    }
+
+
+def entropy_title(wildcards):
+    entry = training_entry(wildcards)
+    return f"{wildcards.name}: {entry['arch']} on {entry['dataset']}"
+
+
+def training_outputs():
+    return expand("results/entropy/{name}/{f}", name=list(config["training"]), f=["trajectory.parquet", "trajectory.png"])

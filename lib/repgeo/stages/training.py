@@ -45,8 +45,19 @@ def train_config(spec: Spec, mode: str, seed: int):
 
 
 def checkpoint_name(config) -> str:
-    ident = {k: v for k, v in asdict(config).items() if k != "epochs"}
+    # Unset options (None) are left out, so adding an option keeps earlier runs' checkpoints.
+    ident = {k: v for k, v in asdict(config).items() if k != "epochs" and v is not None}
     return "checkpoint-" + hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12] + ".pt"
+
+
+def eval_positions(samples: pd.DataFrame, spec: Spec) -> np.ndarray:
+    """Dataset rows of the evaluation subset: a seeded sample of ``eval_n`` test rows, sorted.
+
+    The same for every mode and seed of a training entry, so their trajectories are comparable.
+    """
+    test = select_samples(samples, "test")
+    n = int(spec.get("eval_n", 500))
+    return test[np.sort(np.random.default_rng([int(spec.get("eval_seed", 0)), 0xE7]).permutation(len(test))[:n])]
 
 
 def train_run(arrays_path: str, samples_path: str, spec: Spec, mode: str, seed: int, embeddings_out: str, history_out: str, device: str = "cpu") -> None:
@@ -63,7 +74,7 @@ def train_run(arrays_path: str, samples_path: str, spec: Spec, mode: str, seed: 
         raise DataError(f"column {label!r} of {samples_path} is not integer class labels (dtype {y.dtype})")
     y = y.astype(np.int64)
     train, test = select_samples(samples, "train"), select_samples(samples, "test")
-    eval_pos = test[np.sort(np.random.default_rng([spec.get("eval_seed", 0), 0xE7]).permutation(len(test))[: spec.get("eval_n", 500)])]
+    eval_pos = eval_positions(samples, spec)
     config = train_config(spec, mode, seed)
     checkpoint = Path(embeddings_out).parent / checkpoint_name(config)
     logger.info("training %s (%s, seed %d) on %d images, testing on %d, tracking %d; checkpoint %s", config.arch, mode, seed, len(train), len(test), len(eval_pos), checkpoint)

@@ -1,0 +1,166 @@
+"""Training with entropy tracking through the workflow: artifacts against the library, reruns, resume."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import numpy as np
+import pytest
+
+from repgeo import io
+from repgeo.entropy import (
+    classic_shannon_entropy,
+    classic_shannon_mutual_information,
+    cluster_reference,
+    diffusion_spectral_entropy,
+    diffusion_spectral_mutual_information,
+)
+
+from workflow_helpers import planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.workflow
+
+TINY = {
+    "threads": {"data": 1, "training": 1, "entropy": 1, "plot": 1},
+    "datasets": {"digits": {"source": "sklearn_digits", "n": 400}},
+    "training": {
+        "digits": {
+            "dataset": "digits",
+            "arch": "small_cnn",
+            "modes": ["supervised", "random_labels"],
+            "seeds": [0],
+            "epochs": 2,
+            "batch_size": 32,
+            "width": 8,
+            "eval_n": 60,
+            "entropy": {"n_repetitions": 3, "n_clusters": 4},
+        }
+    },
+}
+RUNS = [("supervised", 0), ("random_labels", 0)]
+
+
+@pytest.fixture(scope="module")
+def entropy_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("entropy")
+    write_config(work, TINY)
+    snakemake(work, "--cores", "2")
+    return work
+
+
+def _variant(run, tmp_path, change):
+    work = tmp_path / "variant"
+    shutil.copytree(run, work, symlinks=True)
+    cfg = copy.deepcopy(TINY)
+    change(cfg["training"]["digits"])
+    write_config(work, cfg)
+    return work
+
+
+def test_trajectory_has_every_run_epoch_and_column(entropy_run):
+    table = io.read_parquet(entropy_run / "results/entropy/digits/trajectory.parquet")
+    for col in ("model", "dataset", "mode", "seed", "epoch", "accuracy", "dse", "dsmi_zy", "dsmi_zx", "cse", "csmi_zy", "csmi_zx", "sigma", "t"):
+        assert col in table.columns, col
+    assert sorted(set(zip(table["mode"], table["seed"]))) == sorted(RUNS)
+    assert sorted(table["epoch"].unique()) == [0, 1, 2]
+    assert (table["model"] == "small_cnn").all() and (table["n_eval"] == 60).all()
+    assert (entropy_run / "results/entropy/digits/trajectory.png").stat().st_size > 10_000
+    log = (entropy_run / "results/logs/train_classifier/digits/supervised/seed0.log").read_text()
+    assert "epoch 2/2" in log  # progress per epoch in the job's log
+
+
+def test_trajectory_numbers_equal_the_library_on_the_saved_embeddings(entropy_run):
+    """Cached spectra + t give exactly what the direct estimators give on the embeddings."""
+    w = entropy_run
+    table = io.read_parquet(w / "results/entropy/digits/trajectory.parquet").set_index(["mode", "seed", "epoch"]).sort_index()
+    x_groups = io.read_parquet(w / "results/entropy/digits/x_groups.parquet")["x_group"].to_numpy()
+    for mode, seed in RUNS:
+        emb = io.load_tensor(w / f"results/training/digits/{mode}/seed{seed}/embeddings.pt")
+        Z, labels = emb["Z"].double().numpy(), emb["labels"].numpy()
+        history = io.read_parquet(w / f"results/training/digits/{mode}/seed{seed}/history.parquet")
+        for epoch in (0, 2):
+            row = table.loc[(mode, seed, epoch)]
+            assert row["dse"] == pytest.approx(diffusion_spectral_entropy(Z[epoch]), abs=1e-9)
+            mi_y = diffusion_spectral_mutual_information(Z[epoch], labels, discrete=True, n_repetitions=3)
+            mi_x = diffusion_spectral_mutual_information(Z[epoch], groups=x_groups, n_repetitions=3)
+            assert row["dsmi_zy"] == pytest.approx(mi_y.value, abs=1e-9)
+            assert row["dsmi_zy_sd"] == pytest.approx(mi_y.sd, abs=1e-9)
+            assert row["dsmi_zx"] == pytest.approx(mi_x.value, abs=1e-9)
+            assert row["cse"] == pytest.approx(classic_shannon_entropy(Z[epoch]), abs=1e-12)
+            csmi = classic_shannon_mutual_information(Z[epoch], groups=labels, n_repetitions=3)
+            assert row["csmi_zy"] == pytest.approx(csmi.value, abs=1e-12)
+            assert row["accuracy"] == pytest.approx(history.set_index("epoch").loc[epoch, "test_accuracy"])
+    # Training moves the embedding away from its initialisation.
+    sup = table.loc["supervised", 0]
+    assert sup.loc[2, "dse"] != pytest.approx(sup.loc[0, "dse"], abs=1e-3)
+
+
+def test_input_clusters_are_the_spectral_clusters_of_the_tracked_images(entropy_run):
+    w = entropy_run
+    xg = io.read_parquet(w / "results/entropy/digits/x_groups.parquet")
+    emb = io.load_tensor(w / "results/training/digits/supervised/seed0/embeddings.pt")
+    np.testing.assert_array_equal(xg["position"].to_numpy(), emb["positions"].numpy())
+    X = io.load_tensor(w / "results/data/digits/arrays.pt").numpy()[xg["position"].to_numpy()]
+    np.testing.assert_array_equal(xg["x_group"].to_numpy(), cluster_reference(X.reshape(len(X), -1), 4))
+
+
+def test_report_shows_the_trajectory(entropy_run):
+    snakemake(entropy_run, "--report", "report.html")
+    html = (entropy_run / "report.html").read_text(errors="replace")
+    assert "trajectory.png" in html and "Entropy during training" in html
+
+
+def test_changing_t_recomputes_only_the_table_from_cached_spectra(entropy_run, tmp_path):
+    work = _variant(entropy_run, tmp_path, lambda e: e["entropy"].update(t=2))
+    assert planned_jobs(work) == {"entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+
+
+def test_changing_sigma_recomputes_the_spectra_but_trains_nothing(entropy_run, tmp_path):
+    work = _variant(entropy_run, tmp_path, lambda e: e["entropy"].update(sigma="median"))
+    assert planned_jobs(work) == {"entropy_spectra": 2, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+
+
+def test_adding_a_seed_trains_only_the_new_runs(entropy_run, tmp_path):
+    work = _variant(entropy_run, tmp_path, lambda e: e.update(seeds=[0, 5]))
+    assert planned_jobs(work) == {"train_classifier": 2, "entropy_spectra": 2, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+
+
+def test_changing_the_evaluation_subset_reclusters_and_retrains(entropy_run, tmp_path):
+    work = _variant(entropy_run, tmp_path, lambda e: e.update(eval_n=50))
+    assert planned_jobs(work) == {
+        "train_classifier": 2, "entropy_input_groups": 1, "entropy_spectra": 2, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1,
+    }
+
+
+def test_more_epochs_continue_from_the_checkpoint(entropy_run, tmp_path):
+    work = _variant(entropy_run, tmp_path, lambda e: e.update(epochs=3))
+    assert planned_jobs(work) == {"train_classifier": 2, "entropy_spectra": 2, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+    before = io.load_tensor(work / "results/training/digits/supervised/seed0/embeddings.pt")["Z"]
+    snakemake(work, "--cores", "2")
+    log = (work / "results/logs/train_classifier/digits/supervised/seed0.log").read_text()
+    assert "resumed from" in log and "at epoch 2" in log and "epoch 3/3" in log and "epoch 1/3" not in log
+    after = io.load_tensor(work / "results/training/digits/supervised/seed0/embeddings.pt")["Z"]
+    assert after.shape[0] == 4
+    np.testing.assert_array_equal(after[:3].numpy(), before.numpy())
+    table = io.read_parquet(work / "results/entropy/digits/trajectory.parquet")
+    assert sorted(table["epoch"].unique()) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        (lambda e: e.update(dataset="digitz"), "training.digits.dataset: 'digitz' is not a dataset"),
+        (lambda e: e.update(modes=["supervised", "unsupervised"]), "training.digits.modes"),
+        (lambda e: e["entropy"].update(sigma="wide"), "training.digits.entropy.sigma"),
+        (lambda e: e.update(seeds=[]), "training.digits.seeds"),
+    ],
+)
+def test_bad_training_config_stops_before_any_job(tmp_path, change, expected):
+    cfg = copy.deepcopy(TINY)
+    change(cfg["training"]["digits"])
+    write_config(tmp_path, cfg)
+    proc = snakemake(tmp_path, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists()
