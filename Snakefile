@@ -17,6 +17,8 @@ include: "workflow/rules/diffusion.smk"
 include: "workflow/rules/geometry.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/entropy.smk"
+include: "workflow/rules/entropy_toys.smk"
+include: "workflow/rules/entropy_uses.smk"
 
 
 rule all:

@@ -164,7 +164,14 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
             )
         if "coordinates" in spec and spec.get("coordinates") and "dataset" in spec:
             problems.append(f"geometry.{name}.coordinates: only applies to diffusion input")
-    for section in ("diffusion", "training"):
+    for name, spec in config.get("entropy_zoo", {}).items():
+        names = [e["name"] for e in spec.get("external", [])]
+        if len(set(names)) != len(names):
+            problems.append(f"entropy_zoo.{name}.external: model names must be unique, got {names}")
+        for i, ext in enumerate(spec.get("external", [])):
+            if not (Path(base) / ext["state_dict"]).exists():
+                problems.append(f"entropy_zoo.{name}.external[{i}].state_dict: {ext['state_dict']!r} does not exist")
+    for section in ("diffusion", "training", "entropy_init", "entropy_zoo"):
         for name, spec in config.get(section, {}).items():
             ds = spec.get("dataset")
             if ds not in datasets:

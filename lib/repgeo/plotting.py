@@ -6,6 +6,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.ticker  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -138,6 +140,7 @@ def plot_trajectory(table: pd.DataFrame, title: str) -> plt.Figure:
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("epoch (0 = initialisation)")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()

@@ -74,7 +74,7 @@ def runtime_min(base):
 
 
 def all_outputs():
-    out = ["results/data/overview.html"] + geometry_outputs() + training_outputs()
+    out = ["results/data/overview.html"] + geometry_outputs() + training_outputs() + uses_outputs()
     for name in config["diffusion"]:
         out += expand(
             "results/diffusion/{name}/{f}",
@@ -174,6 +174,7 @@ def geometry_outputs():
 wildcard_constraints:
     mode="supervised|random_labels|contrastive",
     seed=r"\d+",
+    toy="dimension|spd|tree|runtime",
 
 
 # Keys of a training entry that are not the run's own settings: which runs exist, where they
@@ -244,4 +245,125 @@ def entropy_title(wildcards):
 
 
 def training_outputs():
-    return expand("results/entropy/{name}/{f}", name=list(config["training"]), f=["trajectory.parquet", "trajectory.png"])
+    out = expand("results/entropy/{name}/{f}", name=list(config["training"]), f=["trajectory.parquet", "trajectory.png"])
+    return out + expand("results/entropy_toys/{toy}.{ext}", toy=list(config["entropy_toys"]), ext=["parquet", "png"])
+
+
+# --- uses: initialisation study and model zoo -------------------------------------------------------
+
+
+wildcard_constraints:
+    extreme="lowest|highest",
+    member=r"(mlp|small_cnn|resnet18)-w\d+",
+    external=NAME,
+
+
+def _dataset_files(d):
+    return {"arrays": f"results/data/{d}/arrays.pt", "samples": f"results/data/{d}/samples.parquet"}
+
+
+def init_entry(wildcards):
+    return config["entropy_init"][wildcards.name]
+
+
+def init_data(wildcards):
+    return _dataset_files(init_entry(wildcards)["dataset"])
+
+
+def init_gpus(wildcards):
+    return 1 if init_entry(wildcards)["gpu"] else 0
+
+
+def init_probe_spec(wildcards):
+    # The epoch count of the trainings does not change the probe.
+    return {k: v for k, v in init_entry(wildcards).items() if k not in ("epochs", "gpu")}
+
+
+def init_train_spec(wildcards):
+    return {k: v for k, v in init_entry(wildcards).items() if k not in ("init_stds", "seeds", "gpu", "entropy")}
+
+
+def init_runs(wildcards):
+    return [{"extreme": e, "seed": s} for e in ("lowest", "highest") for s in init_entry(wildcards)["seeds"]]
+
+
+def init_summary_inputs(wildcards):
+    base = f"results/entropy_init/{wildcards.name}"
+    runs = init_runs(wildcards)
+    return {
+        "initial": f"{base}/initial.parquet",
+        "embeddings": [f"{base}/{r['extreme']}/seed{r['seed']}/embeddings.pt" for r in runs],
+        "history": [f"{base}/{r['extreme']}/seed{r['seed']}/history.parquet" for r in runs],
+    }
+
+
+ZOO_EVAL_KEYS = ("dataset", "label", "eval_n", "eval_seed")
+ZOO_TRAIN_KEYS = ZOO_EVAL_KEYS + ("batch_size", "lr", "weight_decay", "hidden", "seed")
+
+
+def zoo_entry(wildcards):
+    return config["entropy_zoo"][wildcards.name]
+
+
+def zoo_data(wildcards):
+    return _dataset_files(zoo_entry(wildcards)["dataset"])
+
+
+def zoo_gpus(wildcards):
+    return 1 if zoo_entry(wildcards)["gpu"] else 0
+
+
+def zoo_eval_spec(wildcards):
+    entry = zoo_entry(wildcards)
+    return {k: entry[k] for k in ZOO_EVAL_KEYS}
+
+
+def zoo_member_spec(wildcards):
+    entry = zoo_entry(wildcards)
+    arch, width = wildcards.member.rsplit("-w", 1)
+    return {**{k: entry[k] for k in ZOO_TRAIN_KEYS}, "arch": arch, "width": int(width), "epochs": max(entry["epochs"])}
+
+
+def _zoo_external(wildcards):
+    for ext in zoo_entry(wildcards)["external"]:
+        if ext["name"] == wildcards.external:
+            return ext
+    raise ValueError(f"entropy_zoo.{wildcards.name} has no external model {wildcards.external!r}")
+
+
+def zoo_state_dict(wildcards):
+    return _zoo_external(wildcards)["state_dict"]
+
+
+def zoo_external_member(wildcards):
+    return {**_zoo_external(wildcards), "name": wildcards.external}
+
+
+def zoo_members(wildcards):
+    """Every zoo member: trained (arch x width, the configured epochs) and external (last epoch)."""
+    entry = zoo_entry(wildcards)
+    base = f"results/entropy_zoo/{wildcards.name}"
+    members = [
+        {"member": f"{a}-w{w}", "model": a, "width": w, "epochs": sorted(entry["epochs"])}
+        for a in entry["archs"]
+        for w in entry["widths"]
+    ]
+    members += [{"member": f"ext-{e['name']}", "model": e["arch"], "width": None, "epochs": None} for e in entry["external"]]
+    for m in members:
+        m["embeddings"] = f"{base}/{m['member']}/embeddings.pt"
+        m["history"] = f"{base}/{m['member']}/history.parquet"
+    return members
+
+
+def zoo_table_inputs(wildcards):
+    members = zoo_members(wildcards)
+    return {
+        "x_groups": f"results/entropy_zoo/{wildcards.name}/x_groups.parquet",
+        "embeddings": [m["embeddings"] for m in members],
+        "history": [m["history"] for m in members],
+    }
+
+
+def uses_outputs():
+    out = expand("results/entropy_init/{name}/{f}", name=list(config["entropy_init"]), f=["curves.parquet", "initialisation.png"])
+    return out + expand("results/entropy_zoo/{name}/{f}", name=list(config["entropy_zoo"]), f=["models.parquet", "correlations.parquet", "zoo.png"])

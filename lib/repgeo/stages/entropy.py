@@ -185,3 +185,43 @@ def trajectory_figure(trajectory_path: str, out_png: str, title: str, dpi: int =
 
     fig = plot_trajectory(io.read_parquet(trajectory_path), title)
     io.save_figure(fig, out_png, dpi=dpi)
+
+
+# --- toy validations ------------------------------------------------------------------------------
+
+TOYS = ("dimension", "spd", "tree", "runtime")
+
+
+def _toy_functions(toy: str):
+    from ..entropy import figures, toys
+
+    functions = {
+        "dimension": (toys.dimension_sweep, figures.plot_dimension_sweep, True),
+        "spd": (toys.spd_identity_sweep, figures.plot_spd_identity, False),
+        "tree": (toys.tree_corruption_sweep, figures.plot_tree_corruption, True),
+        "runtime": (toys.runtime_sweep, figures.plot_runtime, True),
+    }
+    if toy not in functions:
+        raise ValueError(f"unknown toy validation {toy!r}; choose one of {TOYS}")
+    return functions[toy]
+
+
+def toy_table(toy: str, spec: Spec, out_path: str) -> None:
+    """One toy validation of the DSE paper (Figures 2-5) as a table (:mod:`repgeo.entropy.toys`).
+
+    ``spec`` holds the sweep function's keyword arguments (the config's ``entropy_toys.{toy}``).
+    """
+    sweep, _, reports = _toy_functions(toy)
+    kwargs = dict(spec)
+    if reports:
+        kwargs["progress"] = lambda message: logger.info("%s", message)
+    t0 = time.perf_counter()
+    table = sweep(**kwargs)
+    logger.info("%s: %d rows in %.1f s", toy, len(table), time.perf_counter() - t0)
+    io.write_parquet(table, out_path, metadata={"toy": toy, "parameters": dict(spec)})
+
+
+def toy_figure(toy: str, table_path: str, out_png: str, dpi: int = 110) -> None:
+    """The figure of one toy validation table."""
+    _, plot, _ = _toy_functions(toy)
+    io.save_figure(plot(io.read_parquet(table_path)), out_png, dpi=dpi)

@@ -45,8 +45,10 @@ def train_config(spec: Spec, mode: str, seed: int):
 
 
 def checkpoint_name(config) -> str:
-    # Unset options (None) are left out, so adding an option keeps earlier runs' checkpoints.
-    ident = {k: v for k, v in asdict(config).items() if k != "epochs" and v is not None}
+    """File name of a run's checkpoint: a hash of its identity (the config without epochs and unset options)."""
+    from ..training.classifier import run_identity
+
+    ident = run_identity(asdict(config))
     return "checkpoint-" + hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12] + ".pt"
 
 

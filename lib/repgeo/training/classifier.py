@@ -19,11 +19,18 @@ uninterrupted one (on the same device), and a run asked for more epochs continue
 last one. The checkpoint (state dicts of model and optimiser,
 history, embeddings so far, and the run's configuration) is written atomically after every
 epoch; a checkpoint written for another configuration is refused with a message saying so.
+
+Initialisation study (the paper's section 6): ``init_std`` draws every convolution weight from
+N(0, init_std^2) with zero biases (:func:`.models.initialise_conv`, seeded with ``seed``) right
+after the model is built, so epoch 0 is that initialisation; ``None`` keeps PyTorch's default
+initialisation and leaves a run exactly as it was before the option existed (same weights, and
+:func:`run_identity` omits it, so checkpoints written before it still resume).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +40,7 @@ import torch
 from torch import nn
 
 from .. import io
-from .models import build_model
+from .models import build_model, initialise_conv
 
 logger = logging.getLogger("repgeo")
 
@@ -59,6 +66,8 @@ class TrainConfig:
     min_scale: float = 0.5
     flip: bool = False
     jitter: float = 0.4
+    # initialisation study: N(0, init_std^2) convolution weights, zero biases (None: PyTorch's default)
+    init_std: float | None = None
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -72,6 +81,11 @@ class TrainConfig:
             raise ValueError(f"min_scale must be in (0, 1] and jitter in [0, 1), got {self.min_scale} and {self.jitter}")
         if self.mode == "contrastive" and self.batch_size < 2:
             raise ValueError("contrastive mode needs batch_size >= 2 (the other images are the negatives)")
+        if self.init_std is not None:
+            if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float, np.integer, np.floating)) or not math.isfinite(self.init_std) or not self.init_std > 0:
+                raise ValueError(f"init_std must be a finite number > 0 (or None for PyTorch's default initialisation), got {self.init_std!r}")
+            if self.arch == "mlp":
+                raise ValueError("init_std initialises convolution layers only and arch 'mlp' has none; use small_cnn or resnet18")
 
 
 @dataclass
@@ -135,6 +149,9 @@ def train_classifier(
         ytr = ytr[torch.as_tensor(perm)]
     torch.manual_seed(config.seed)
     model = build_model(config.arch, tuple(Xtr.shape[1:]), n_classes, config.width, config.hidden).to(device)
+    if config.init_std is not None:
+        # Before epoch 0 is recorded; a resumed run then overwrites these weights from its checkpoint.
+        initialise_conv(model, config.init_std, config.seed)
     contrastive = config.mode == "contrastive"
     if contrastive:
         from .contrastive import ProjectionHead
@@ -217,14 +234,24 @@ def _save(path: Path, cfg: dict, model, opt, history, embeddings) -> None:
     )
 
 
+def run_identity(cfg: dict) -> dict:
+    """What makes two runs the same run: the configuration without the epoch count.
+
+    The epoch count is left out (a longer run continues a shorter one), and so are unset
+    options (None, e.g. ``init_std``), so that adding an option keeps the identity, and a hash of
+    it, what it was for runs written before the option existed (as the training stage's
+    checkpoint name does).
+    """
+    return {k: v for k, v in cfg.items() if k != "epochs" and v is not None}
+
+
 def _resume(path: Path, cfg: dict, model, opt, history: list, embeddings: list) -> int:
     """Load ``path`` into the given objects; return its last epoch (0 when there is nothing)."""
     if not path.exists():
         return 0
     state = io.load_tensor(path)
     # The epoch count is not part of a run's identity: a longer run continues a shorter one.
-    same = {k: v for k, v in cfg.items() if k != "epochs"}
-    if {k: v for k, v in (state.get("config") or {}).items() if k != "epochs"} != same:
+    if run_identity(state.get("config") or {}) != run_identity(cfg):
         raise ValueError(
             f"checkpoint {path} was written for another run ({state.get('config')}), not {cfg}; "
             "delete it to start this run from scratch"

@@ -10,9 +10,14 @@ embedding) and ``head`` (the final linear layer), so ``forward(x) = head(embed(x
 - ``resnet18``: torchvision's ResNet-18 adapted to small images as for CIFAR (3x3 stem conv
   with stride 1, no max-pool; He et al. 2016, section 4.2), any number of input channels; Z = the
   512-d pooled features.
+
+:func:`initialise_conv` re-draws the convolution weights from N(0, std^2) for the initialisation
+study of the paper's section 6 (``TrainConfig.init_std``).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -84,3 +89,33 @@ def build_model(arch: str, shape: tuple[int, ...], n_classes: int, width: int = 
     else:
         feats, dim = _resnet18(tuple(shape))
     return Classifier(feats, dim, n_classes)
+
+
+def initialise_conv(model: nn.Module, std: float, seed: int) -> int:
+    """Draw every convolution weight from N(0, ``std``^2) and zero its bias; return how many layers.
+
+    The initialisation study of Liao et al. (CISS 2024, arXiv 2312.04823, section 6) initialises
+    the convolutional layers of a network from a Gaussian of varying standard deviation and
+    relates the DSE of the embedding at initialisation to how well the network then trains. As in
+    the paper only convolutions are re-drawn (every ``nn.Conv1d``/``Conv2d``/``Conv3d`` and
+    transposed convolution, in ``model.modules()`` order); linear layers, batch-norm and the head
+    keep PyTorch's default initialisation. The draws come from a CPU generator seeded with
+    ``seed`` (independent of the global RNG, so the rest of a run's randomness is unchanged) and
+    are then copied to the parameters' device, so a (std, seed) pair gives the same weights on
+    every device. A model without convolutions is refused.
+    """
+    if not std > 0 or not math.isfinite(std):
+        raise ValueError(f"the initialisation standard deviation must be a finite number > 0, got {std}")
+    g = torch.Generator().manual_seed(int(seed))
+    n = 0
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.conv._ConvNd):
+                w = torch.randn(module.weight.shape, generator=g, dtype=torch.float32) * float(std)
+                module.weight.copy_(w.to(device=module.weight.device, dtype=module.weight.dtype))
+                if module.bias is not None:
+                    module.bias.zero_()
+                n += 1
+    if n == 0:
+        raise ValueError(f"{type(model).__name__} has no convolution layer to initialise (init_std applies to convolutions only)")
+    return n

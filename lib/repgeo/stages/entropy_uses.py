@@ -1,0 +1,225 @@
+"""The uses of DSE and DSMI (Liao, Liu et al., CISS 2024, arXiv 2312.04823, section 6) as stages.
+
+Initialisation study (``results/entropy_init/{name}/``):
+
+1. :func:`init_probe` -- for every sigma of the grid and every seed, the network with its
+   convolution weights drawn from N(0, sigma^2), the DSE and DSMI(Z; Y) of the evaluation
+   subset's embedding at initialisation and the (chance-level) accuracy: ``initial.parquet``;
+2. :func:`init_train` -- a full training run from the lowest- or the highest-DSE sigma (read
+   from ``initial.parquet`` when the job runs, so the DAG stays static):
+   ``{lowest,highest}/seed{seed}/{embeddings.pt, history.parquet}``;
+3. :func:`init_summary` -- accuracy curves and per-epoch DSE of those runs (``curves.parquet``)
+   and the figure ``initialisation.png``.
+
+Cross-model study (``results/entropy_zoo/{name}/``): every (architecture, width) of the zoo is
+trained once (:func:`repgeo.stages.training.train_run`) and each listed epoch of it counts as
+one model; user-supplied torchvision models are embedded by :func:`zoo_external`.
+:func:`zoo_table` measures S_D(Z), I_D(Z; Y) and I_D(Z; X) of every model beside its test
+accuracy (``models.parquet``) with Pearson and Spearman correlations (``correlations.parquet``);
+:func:`zoo_figure` draws Figure 10.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import io
+from ..data import DataError, select_samples
+from .entropy import SPECTRUM_KEYS
+
+logger = logging.getLogger("repgeo")
+
+Spec = Mapping[str, Any]
+EXTREMES = ("lowest", "highest")
+
+
+def _labelled(samples_path: str, label: str) -> tuple[pd.DataFrame, np.ndarray]:
+    samples = io.read_parquet(samples_path)
+    if label not in samples.columns:
+        raise DataError(f"{samples_path} has no column {label!r}; set 'label' to one of {list(samples.columns)}")
+    y = samples[label].to_numpy()
+    if y.dtype.kind not in "biu":
+        raise DataError(f"column {label!r} of {samples_path} is not integer class labels (dtype {y.dtype})")
+    return samples, y.astype(np.int64)
+
+
+def _measures(Z: np.ndarray, groupings: Mapping[str, Any], entropy_spec: Spec, device: str) -> dict[str, float]:
+    """DSE and DSMI against every grouping (value and sd), from one set of spectra."""
+    from ..entropy.tracking import epoch_measures, epoch_spectra
+
+    options = {k: entropy_spec[k] for k in SPECTRUM_KEYS if k in entropy_spec}
+    spectra = epoch_spectra(Z, groupings, device=device, **options)
+    dse, mi = epoch_measures(
+        spectra, len(Z), groupings, float(entropy_spec.get("t", 1.0)),
+        n_repetitions=int(entropy_spec.get("n_repetitions", 5)), seed=int(entropy_spec.get("seed", 0)),
+    )
+    out = {"dse": dse}
+    for name, m in mi.items():
+        out[f"dsmi_z{name}"] = m.value
+        out[f"dsmi_z{name}_sd"] = m.sd
+    return out
+
+
+def _label_groups(labels: np.ndarray):
+    from ..entropy.dsmi import resolve_groups
+
+    return {"y": resolve_groups(None, labels, len(labels), 10, None)}
+
+
+# --- initialisation study -------------------------------------------------------------------------
+
+
+def init_probe(arrays_path: str, samples_path: str, spec: Spec, out_path: str, device: str = "cpu") -> pd.DataFrame:
+    """DSE and DSMI(Z; Y) at initialisation for every ``init_stds`` x ``seeds`` (step 1)."""
+    from ..runtime import resolve_device
+    from ..training.classifier import train_classifier
+    from .training import eval_positions, train_config
+
+    device = resolve_device(device)
+    samples, y = _labelled(samples_path, spec.get("label", "label"))
+    arrays = io.load_tensor(arrays_path).numpy()
+    train, test = select_samples(samples, "train"), select_samples(samples, "test")
+    pos = eval_positions(samples, spec)
+    groupings = _label_groups(y[pos])
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for sigma in spec["init_stds"]:
+            for seed in spec["seeds"]:
+                config = train_config({**spec, "epochs": 0, "init_std": float(sigma)}, "supervised", seed)
+                res = train_classifier(
+                    arrays[train], y[train], arrays[test], y[test], arrays[pos], config, f"{tmp}/s{sigma}-{seed}.pt", device, n_classes=int(y.max()) + 1
+                )
+                Z = res.embeddings[0].double().numpy()
+                if not np.isfinite(Z).all():
+                    raise DataError(f"init_std {sigma} gives non-finite embeddings at initialisation; drop it from init_stds")
+                row = {"init_std": float(sigma), "seed": int(seed), "test_accuracy": res.history[0]["test_accuracy"], "embedding_norm": float(np.linalg.norm(Z, axis=1).mean())}
+                row.update(_measures(Z, groupings, spec["entropy"], device))
+                rows.append(row)
+            logger.info("init_std %g: DSE at initialisation %.3f bits (seed %d)", sigma, rows[-1]["dse"], rows[-1]["seed"])
+    table = pd.DataFrame(rows)
+    io.write_parquet(table, out_path, metadata={"arch": spec.get("arch"), "dataset": spec["dataset"], "n_eval": len(pos)})
+    return table
+
+
+def chosen_init_std(initial_path: str, extreme: str) -> float:
+    """The sigma with the lowest or highest mean DSE at initialisation."""
+    from ..entropy.zoo import initialisation_summary
+
+    if extreme not in EXTREMES:
+        raise ValueError(f"extreme must be one of {EXTREMES}, got {extreme!r}")
+    summary = initialisation_summary(io.read_parquet(initial_path))
+    return summary.lowest if extreme == "lowest" else summary.highest
+
+
+def init_train(
+    arrays_path: str, samples_path: str, initial_path: str, spec: Spec, extreme: str, seed: int, embeddings_out: str, history_out: str, device: str = "cpu"
+) -> None:
+    """Train from the extreme sigma of the probe (step 2)."""
+    from .training import train_run
+
+    sigma = chosen_init_std(initial_path, extreme)
+    logger.info("training from the %s-DSE initialisation, init_std = %g", extreme, sigma)
+    train_run(arrays_path, samples_path, {**spec, "init_std": sigma}, "supervised", seed, embeddings_out, history_out, device=device)
+
+
+def init_summary(initial_path: str, runs: Sequence[Mapping[str, Any]], spec: Spec, curves_out: str, png_out: str, dpi: int = 110, device: str = "cpu") -> pd.DataFrame:
+    """Accuracy and DSE per epoch of the extreme runs, and the study's figure (step 3).
+
+    ``runs``: dicts with extreme, seed, embeddings and history paths.
+    """
+    from ..entropy.zoo import plot_initialisation
+    from ..runtime import resolve_device
+
+    device = resolve_device(device)
+    parts = []
+    for run in runs:
+        hist = io.read_parquet(run["history"])
+        sigma = io.read_parquet_metadata(run["history"])["config"]["init_std"]
+        emb = io.load_tensor(run["embeddings"])
+        groupings = _label_groups(emb["labels"].numpy())
+        measures = [_measures(Ze.double().numpy(), groupings, spec["entropy"], device) for Ze in emb["Z"]]
+        part = pd.concat([hist.reset_index(drop=True), pd.DataFrame(measures)], axis=1)
+        part.insert(0, "init_std", float(sigma))
+        part.insert(0, "extreme", run["extreme"])
+        parts.append(part)
+        logger.info("%s (init_std %g) seed %s: final test accuracy %.3f", run["extreme"], sigma, run["seed"], part["test_accuracy"].iloc[-1])
+    curves = pd.concat(parts, ignore_index=True)
+    io.write_parquet(curves, curves_out, metadata={"entropy": dict(spec["entropy"])})
+    fig = plot_initialisation(io.read_parquet(initial_path), curves)
+    io.save_figure(fig, png_out, dpi=dpi)
+    return curves
+
+
+# --- cross-model study ------------------------------------------------------------------------------
+
+
+def zoo_external(arrays_path: str, samples_path: str, spec: Spec, member: Mapping[str, Any], embeddings_out: str, history_out: str, device: str = "cpu") -> None:
+    """Embed the evaluation subset with a user's torchvision model and score it on the test split."""
+    from ..runtime import resolve_device
+    from ..training.external import load_torchvision_model, penultimate_embeddings, predict_accuracy
+    from .training import eval_positions
+
+    device = resolve_device(device)
+    samples, y = _labelled(samples_path, spec.get("label", "label"))
+    arrays = io.load_tensor(arrays_path).numpy()
+    test, pos = select_samples(samples, "test"), eval_positions(samples, spec)
+    model = load_torchvision_model(member["arch"], member["state_dict"], member.get("n_classes"))
+    Z = penultimate_embeddings(model, arrays[pos], device=device)
+    accuracy = predict_accuracy(model, arrays[test], y[test], device=device)
+    logger.info("%s (%s, %s): test accuracy %.3f, embedding %d x %d", member["name"], member["arch"], member["state_dict"], accuracy, *Z.shape)
+    io.save_tensor({"Z": np.asarray(Z, dtype=np.float32)[None], "positions": pos, "labels": y[pos]}, embeddings_out)
+    hist = pd.DataFrame([{"model": member["arch"], "mode": "external", "seed": -1, "epoch": 0, "train_loss": np.nan, "train_accuracy": np.nan, "test_accuracy": accuracy}])
+    io.write_parquet(hist, history_out, metadata={"config": {"arch": member["arch"], "state_dict": str(member["state_dict"])}, "eval_ids": samples["id"].iloc[pos].tolist()})
+
+
+def zoo_table(members: Sequence[Mapping[str, Any]], x_groups_path: str, spec: Spec, models_out: str, correlations_out: str, device: str = "cpu") -> pd.DataFrame:
+    """Measures and accuracy of every zoo model, and their correlations.
+
+    ``members``: dicts with member (name), model (architecture), width (None for external
+    models), epochs (the epochs that count as models; None: the last), embeddings and history.
+    """
+    from ..entropy import Grouping
+    from ..entropy.zoo import correlations
+    from ..runtime import resolve_device
+
+    device = resolve_device(device)
+    xg = io.read_parquet(x_groups_path)
+    rows = []
+    t0 = time.perf_counter()
+    for m in members:
+        emb = io.load_tensor(m["embeddings"])
+        if not np.array_equal(emb["positions"].numpy(), xg["position"].to_numpy()):
+            raise DataError(f"{m['embeddings']} tracks other samples than {x_groups_path}; rerun the zoo")
+        labels = emb["labels"].numpy()
+        groupings = {**_label_groups(labels), "x": Grouping(xg["x_group"].to_numpy().astype(np.int64), "clustered")}
+        hist = io.read_parquet(m["history"]).set_index("epoch")
+        epochs = m["epochs"] if m["epochs"] is not None else [int(hist.index.max())]
+        for epoch in epochs:
+            Z = emb["Z"][epoch].double().numpy()
+            row = {"member": m["member"], "model": m["model"], "width": m["width"], "epoch": int(epoch), "accuracy": float(hist.loc[epoch, "test_accuracy"])}
+            row.update(_measures(Z, groupings, spec["entropy"], device))
+            rows.append(row)
+        logger.info("%s: %d model(s) measured (%.1f s so far)", m["member"], len(epochs), time.perf_counter() - t0)
+    table = pd.DataFrame(rows)
+    table["width"] = table["width"].astype("Int64")
+    corr = correlations(table)
+    io.write_parquet(table, models_out, metadata={"entropy": dict(spec["entropy"]), "dataset": spec["dataset"]})
+    io.write_parquet(corr, correlations_out)
+    for _, r in corr.iterrows():
+        logger.info("%s vs accuracy over %d models: Pearson r = %.3f (p = %.2g), Spearman rho = %.3f (p = %.2g)", r["measure"], r["n_models"], r["pearson_r"], r["pearson_p"], r["spearman_rho"], r["spearman_p"])
+    return table
+
+
+def zoo_figure(models_path: str, correlations_path: str, png_out: str, dpi: int = 110) -> None:
+    """Figure 10: each measure against test accuracy across the zoo."""
+    from ..entropy.zoo import plot_zoo
+
+    fig = plot_zoo(io.read_parquet(models_path), io.read_parquet(correlations_path))
+    io.save_figure(fig, png_out, dpi=dpi)
