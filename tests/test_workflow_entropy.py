@@ -37,23 +37,46 @@ TINY = {
             "entropy": {"n_repetitions": 3, "n_clusters": 4},
         }
     },
+    "entropy_init": {
+        "digits": {
+            "dataset": "digits", "init_stds": [0.01, 1.0], "seeds": [0], "epochs": 2, "batch_size": 32, "width": 8, "eval_n": 60,
+            "entropy": {"n_repetitions": 2},
+        }
+    },
+    "entropy_zoo": {
+        "digits": {
+            "dataset": "digits", "archs": ["mlp", "small_cnn"], "widths": [8], "epochs": [0, 2], "batch_size": 32, "eval_n": 60,
+            "external": [{"name": "tv", "arch": "resnet18", "state_dict": "resnet18_digits.pt"}],
+            "entropy": {"n_repetitions": 2, "n_clusters": 4},
+        }
+    },
 }
 RUNS = [("supervised", 0), ("random_labels", 0)]
+
+
+def _external_model(work):
+    """A torchvision ResNet-18 state dict for the 10 digit classes (random weights: a user's file)."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), work / "resnet18_digits.pt")
 
 
 @pytest.fixture(scope="module")
 def entropy_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("entropy")
+    _external_model(work)
     write_config(work, TINY)
     snakemake(work, "--cores", "2")
     return work
 
 
-def _variant(run, tmp_path, change):
+def _variant(run, tmp_path, change, section="training"):
     work = tmp_path / "variant"
     shutil.copytree(run, work, symlinks=True)
     cfg = copy.deepcopy(TINY)
-    change(cfg["training"]["digits"])
+    change(cfg[section]["digits"])
     write_config(work, cfg)
     return work
 
@@ -114,6 +137,14 @@ def test_report_shows_the_trajectory(entropy_run):
 def test_changing_t_recomputes_only_the_table_from_cached_spectra(entropy_run, tmp_path):
     work = _variant(entropy_run, tmp_path, lambda e: e["entropy"].update(t=2))
     assert planned_jobs(work) == {"entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+    # Every run and epoch has its spectra cached: t = 2 from them equals t = 2 computed afresh.
+    from repgeo.entropy import diffusion_spectrum
+    from repgeo.entropy.tracking import ALL_ROWS
+
+    with np.load(work / "results/entropy/digits/supervised/seed0/spectra.npz") as archive:
+        cached = archive[f"e2_{ALL_ROWS}"]
+    Z = io.load_tensor(work / "results/training/digits/supervised/seed0/embeddings.pt")["Z"][2].double().numpy()
+    np.testing.assert_allclose(cached, diffusion_spectrum(Z).eigenvalues, atol=1e-12)
 
 
 def test_changing_sigma_recomputes_the_spectra_but_trains_nothing(entropy_run, tmp_path):
@@ -147,6 +178,67 @@ def test_more_epochs_continue_from_the_checkpoint(entropy_run, tmp_path):
     assert sorted(table["epoch"].unique()) == [0, 1, 2, 3]
 
 
+def test_initialisation_study_measures_and_trains_the_extremes(entropy_run):
+    """The probe's DSE is that of a freshly initialised network; the extremes train from its argmin/argmax."""
+    import torch
+
+    from repgeo.training.models import build_model, initialise_conv
+
+    w = entropy_run / "results/entropy_init/digits"
+    initial = io.read_parquet(w / "initial.parquet")
+    assert sorted(initial["init_std"]) == [0.01, 1.0]
+    # Tiny weights collapse every image to nearly one point (DSE ~ 0); sd 1 spreads them.
+    dse = initial.set_index("init_std")["dse"]
+    assert dse[0.01] < 0.01 and dse[1.0] > 0.5
+    emb = io.load_tensor(w / "lowest/seed0/embeddings.pt")
+    X = io.load_tensor(entropy_run / "results/data/digits/arrays.pt")[emb["positions"]]
+    torch.manual_seed(0)
+    model = build_model("small_cnn", tuple(X.shape[1:]), 10, width=8)
+    initialise_conv(model, 1.0, 0)
+    with torch.no_grad():
+        Z = model.eval().embed(X).double().numpy()
+    assert dse[1.0] == pytest.approx(diffusion_spectral_entropy(Z), abs=1e-6)
+    for extreme, sigma in (("lowest", 0.01), ("highest", 1.0)):
+        meta = io.read_parquet_metadata(w / f"{extreme}/seed0/history.parquet")
+        assert meta["config"]["init_std"] == sigma
+    curves = io.read_parquet(w / "curves.parquet")
+    assert set(curves["extreme"]) == {"lowest", "highest"} and sorted(curves["epoch"].unique()) == [0, 1, 2]
+    assert (w / "initialisation.png").stat().st_size > 10_000
+
+
+def test_model_zoo_measures_every_model_and_correlates(entropy_run):
+    from scipy import stats
+
+    w = entropy_run / "results/entropy_zoo/digits"
+    models = io.read_parquet(w / "models.parquet")
+    assert sorted(models["member"].unique()) == ["ext-tv", "mlp-w8", "small_cnn-w8"]
+    assert len(models) == 5  # two trained members at epochs 0 and 2, one external model
+    x_groups = io.read_parquet(w / "x_groups.parquet")["x_group"].to_numpy()
+    for _, row in models.iterrows():
+        emb = io.load_tensor(w / row["member"] / "embeddings.pt")
+        Z = emb["Z"][row["epoch"]].double().numpy()
+        assert row["dse"] == pytest.approx(diffusion_spectral_entropy(Z), abs=1e-9)
+        mi_x = diffusion_spectral_mutual_information(Z, groups=x_groups, n_repetitions=2)
+        assert row["dsmi_zx"] == pytest.approx(mi_x.value, abs=1e-9)
+    ext = io.load_tensor(w / "ext-tv/embeddings.pt")["Z"]
+    assert tuple(ext.shape) == (1, 60, 512)  # resnet18's pooled features of the 60 tracked digits
+    corr = io.read_parquet(w / "correlations.parquet").set_index("measure")
+    r, p = stats.pearsonr(models["dse"], models["accuracy"])
+    assert corr.loc["dse", "pearson_r"] == pytest.approx(r) and corr.loc["dse", "pearson_p"] == pytest.approx(p)
+    assert corr.loc["dse", "spearman_rho"] == pytest.approx(stats.spearmanr(models["dse"], models["accuracy"])[0])
+    assert (w / "zoo.png").stat().st_size > 10_000
+
+
+def test_training_epochs_of_the_init_study_do_not_rerun_its_probe(entropy_run, tmp_path):
+    work = _variant(entropy_run, tmp_path, lambda e: e.update(epochs=3), section="entropy_init")
+    assert planned_jobs(work) == {"entropy_init_train": 2, "entropy_init_summary": 1, "all": 1}
+
+
+def test_listing_an_earlier_zoo_epoch_measures_without_training(entropy_run, tmp_path):
+    work = _variant(entropy_run, tmp_path, lambda e: e.update(epochs=[0, 1, 2]), section="entropy_zoo")
+    assert planned_jobs(work) == {"entropy_zoo_table": 1, "entropy_zoo_figure": 1, "all": 1}
+
+
 @pytest.mark.parametrize(
     "change,expected",
     [
@@ -154,6 +246,7 @@ def test_more_epochs_continue_from_the_checkpoint(entropy_run, tmp_path):
         (lambda e: e.update(modes=["supervised", "unsupervised"]), "training.digits.modes"),
         (lambda e: e["entropy"].update(sigma="wide"), "training.digits.entropy.sigma"),
         (lambda e: e.update(seeds=[]), "training.digits.seeds"),
+        (lambda e: e.update(arch="vgg"), "training.digits.arch: 'vgg' is not one of"),
     ],
 )
 def test_bad_training_config_stops_before_any_job(tmp_path, change, expected):
