@@ -6,9 +6,10 @@ Cases (targets from the entropy issue, 2-core CPU, every implementation in the s
   reference note's timing data (uniform on 50 intrinsic dimensions, the other coordinates one
   shared constant, plus 1 % uniform noise; ``repgeo.data.dse_toy``). Implementations:
   ``baseline`` -- a dense float64 pipeline following the reference's recipe as the reference
-  note describes it (written here from that description: sklearn pairwise distances, squared
-  again, Gaussian with its prefactor, the degree scaling as two products with diagonal
-  matrices, the symmetry check, ``numpy.linalg.eigvalsh``, the entropy with epsilon added);
+  note describes it (:func:`repgeo.entropy.toys.reference_recipe_dse`: sklearn pairwise
+  distances, squared again, Gaussian with its prefactor, the degree scaling as two products
+  with diagonal matrices, the symmetry check, ``numpy.linalg.eigvalsh``, the entropy with
+  epsilon added);
   ``float64`` and ``float32`` -- :func:`repgeo.entropy.diffusion_spectral_entropy`. Targets:
   float64 >= 2x faster than the baseline, float32 >= 3x with |error| < 1e-4 bits.
 - ``slq_n10k``: the sparse SLQ path on n = 10,000 points of a 2-D manifold in D = 64 whose
@@ -72,21 +73,6 @@ def local_plane(n: int, dim: int, seed: int = 0):
 # --- implementations --------------------------------------------------------------------------
 
 
-def baseline_dse(Z, sigma: float = 10.0, t: int = 1) -> float:
-    """Dense float64 DSE following the reference's recipe step by step (reference note 2.1-2.2)."""
-    import numpy as np
-    from sklearn.metrics import pairwise_distances
-
-    D = pairwise_distances(Z)
-    G = np.exp(-(D**2) / (2 * sigma**2)) / (sigma * math.sqrt(2 * math.pi))
-    q_inv_sqrt = np.diag(1.0 / np.sqrt(G.sum(axis=1)))
-    K = q_inv_sqrt @ G @ q_inv_sqrt
-    lam = np.linalg.eigvalsh(K) if np.allclose(K, K.T, rtol=1e-5, atol=1e-8) else np.linalg.eigvals(K)
-    p = np.abs(lam) ** t
-    p = p / p.sum() + np.finfo(np.float64).eps
-    return float(-(p * np.log2(p)).sum())
-
-
 def _timed(fn):
     t0, c0 = time.perf_counter(), time.process_time()
     value = fn()
@@ -95,10 +81,11 @@ def _timed(fn):
 
 def case_dse_n10k(impl: str) -> dict:
     from repgeo.entropy import diffusion_spectral_entropy
+    from repgeo.entropy.toys import reference_recipe_dse
 
     Z = toy_cube(10_000)
     if impl == "baseline":
-        value, sec, cpu = _timed(lambda: baseline_dse(Z))
+        value, sec, cpu = _timed(lambda: reference_recipe_dse(Z))
     else:
         value, sec, cpu = _timed(lambda: diffusion_spectral_entropy(Z, dtype=impl))
     return {"n": len(Z), "dimension": Z.shape[1], "dse": value, "seconds": sec, "cpu_seconds": cpu}

@@ -6,6 +6,7 @@ import copy
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from repgeo import io
@@ -50,6 +51,12 @@ TINY = {
             "entropy": {"n_repetitions": 2, "n_clusters": 4},
         }
     },
+    "entropy_toys": {
+        "dimension": {"dims": [1, 5, 20], "noises": [0.0, 0.1], "n": 100, "ambient_dim": 64, "seeds": 2, "ts": [1, 2]},
+        "spd": {"n": 50, "seeds": 2},
+        "tree": {"branches": [2, 3], "corruptions": [0.0, 0.5, 1.0], "points_per_branch": 30, "trees": 2},
+        "runtime": {"ns": [200, 400], "methods": ["float64", "float32", "cse"]},
+    },
 }
 RUNS = [("supervised", 0), ("random_labels", 0)]
 
@@ -73,10 +80,11 @@ def entropy_run(tmp_path_factory):
 
 
 def _variant(run, tmp_path, change, section="training"):
+    """A copy of the finished run with ``change`` applied to one entry ('digits'; for entropy_toys: 'spd')."""
     work = tmp_path / "variant"
     shutil.copytree(run, work, symlinks=True)
     cfg = copy.deepcopy(TINY)
-    change(cfg[section]["digits"])
+    change(cfg[section]["spd" if section == "entropy_toys" else "digits"])
     write_config(work, cfg)
     return work
 
@@ -176,6 +184,30 @@ def test_more_epochs_continue_from_the_checkpoint(entropy_run, tmp_path):
     np.testing.assert_array_equal(after[:3].numpy(), before.numpy())
     table = io.read_parquet(work / "results/entropy/digits/trajectory.parquet")
     assert sorted(table["epoch"].unique()) == [0, 1, 2, 3]
+
+
+def test_toy_tables_are_the_library_sweeps_with_the_configured_grids(entropy_run):
+    from repgeo.entropy import toys
+
+    w = entropy_run / "results/entropy_toys"
+    for toy, sweep in (("dimension", toys.dimension_sweep), ("spd", toys.spd_identity_sweep), ("tree", toys.tree_corruption_sweep)):
+        table = io.read_parquet(w / f"{toy}.parquet")
+        expected = sweep(**TINY["entropy_toys"][toy])
+        pd.testing.assert_frame_equal(table.reset_index(drop=True), expected.reset_index(drop=True), check_exact=False, rtol=1e-12)
+        assert (w / f"{toy}.png").stat().st_size > 10_000
+    runtime = io.read_parquet(w / "runtime.parquet")
+    assert sorted(zip(runtime["method"], runtime["n"])) == sorted((m, n) for m in ("float64", "float32", "cse") for n in (200, 400))
+    assert (runtime["seconds"] > 0).all()
+    # DSE rises with the intrinsic dimension (the paper's Figure 2) in the workflow's table too.
+    dim = io.read_parquet(w / "dimension.parquet")
+    means = dim[(dim["t"] == 1) & (dim["noise"] == 0.0)].groupby(["family", "dim"])["dse"].mean()
+    for family in ("uniform", "gaussian"):
+        assert means[family].is_monotonic_increasing
+
+
+def test_changing_one_toy_reruns_only_that_toy(entropy_run, tmp_path):
+    work = _variant(entropy_run, tmp_path, lambda e: e.update(seeds=3), section="entropy_toys")
+    assert planned_jobs(work) == {"entropy_toy": 1, "entropy_toy_figure": 1, "all": 1}
 
 
 def test_initialisation_study_measures_and_trains_the_extremes(entropy_run):
