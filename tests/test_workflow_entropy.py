@@ -93,7 +93,7 @@ def test_trajectory_has_every_run_epoch_and_column(entropy_run):
     table = io.read_parquet(entropy_run / "results/entropy/digits/trajectory.parquet")
     for col in ("model", "dataset", "mode", "seed", "epoch", "accuracy", "dse", "dsmi_zy", "dsmi_zx", "cse", "csmi_zy", "csmi_zx", "sigma", "t"):
         assert col in table.columns, col
-    assert sorted(set(zip(table["mode"], table["seed"]))) == sorted(RUNS)
+    assert sorted(set(zip(table["mode"], table["seed"], strict=True))) == sorted(RUNS)
     assert sorted(table["epoch"].unique()) == [0, 1, 2]
     assert (table["model"] == "small_cnn").all() and (table["n_eval"] == 60).all()
     assert (entropy_run / "results/entropy/digits/trajectory.png").stat().st_size > 10_000
@@ -196,7 +196,7 @@ def test_toy_tables_are_the_library_sweeps_with_the_configured_grids(entropy_run
         pd.testing.assert_frame_equal(table.reset_index(drop=True), expected.reset_index(drop=True), check_exact=False, rtol=1e-12)
         assert (w / f"{toy}.png").stat().st_size > 10_000
     runtime = io.read_parquet(w / "runtime.parquet")
-    assert sorted(zip(runtime["method"], runtime["n"])) == sorted((m, n) for m in ("float64", "float32", "cse") for n in (200, 400))
+    assert sorted(zip(runtime["method"], runtime["n"], strict=True)) == sorted((m, n) for m in ("float64", "float32", "cse") for n in (200, 400))
     assert (runtime["seconds"] > 0).all()
     # DSE rises with the intrinsic dimension (the paper's Figure 2) in the workflow's table too.
     dim = io.read_parquet(w / "dimension.parquet")

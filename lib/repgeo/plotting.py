@@ -126,7 +126,7 @@ def plot_trajectory(table: pd.DataFrame, title: str) -> plt.Figure:
     """
     fig, axes = plt.subplots(2, 4, figsize=(15, 6.5), sharex=True)
     modes = list(dict.fromkeys(table["mode"]))
-    for ax, (col, label, within) in zip(axes.ravel(), TRAJECTORY_PANELS):
+    for ax, (col, label, within) in zip(axes.ravel(), TRAJECTORY_PANELS, strict=True):
         for i, mode in enumerate(modes):
             part = table[table["mode"] == mode]
             g = part.groupby("epoch")[col]

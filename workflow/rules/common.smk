@@ -298,6 +298,7 @@ def init_summary_inputs(wildcards):
 
 
 ZOO_EVAL_KEYS = ("dataset", "label", "eval_n", "eval_seed")
+RESNET18_WIDTH = 64
 ZOO_TRAIN_KEYS = ZOO_EVAL_KEYS + ("batch_size", "lr", "weight_decay", "hidden", "seed")
 
 
@@ -346,7 +347,8 @@ def zoo_members(wildcards):
     members = [
         {"member": f"{a}-w{w}", "model": a, "width": w, "epochs": sorted(entry["epochs"])}
         for a in entry["archs"]
-        for w in entry["widths"]
+        # ResNet-18 has torchvision's fixed widths (64 ... 512 channels): one member.
+        for w in ([RESNET18_WIDTH] if a == "resnet18" else entry["widths"])
     ]
     members += [{"member": f"ext-{e['name']}", "model": e["arch"], "width": None, "epochs": None} for e in entry["external"]]
     for m in members:

@@ -382,7 +382,7 @@ def improved_curvature(
         "curvature (improved, d=%d): %d smoothing steps (II noise/signal %s), Gamma calibration %.4g, mean %.4g, median %.4g",
         d,
         choice.steps,
-        ", ".join(f"{a:.3g}/{b:.3g}" for a, b in zip(choice.noise, choice.signal)),
+        ", ".join(f"{a:.3g}/{b:.3g}" for a, b in zip(choice.noise, choice.signal, strict=True)),
         calib,
         S.mean(),
         np.median(S),
