@@ -29,7 +29,7 @@ TINY = {
         "digits": {
             "dataset": "digits",
             "arch": "small_cnn",
-            "modes": ["supervised", "random_labels"],
+            "modes": ["supervised", "random_labels", "contrastive"],
             "seeds": [0],
             "epochs": 2,
             "batch_size": 32,
@@ -58,7 +58,7 @@ TINY = {
         "runtime": {"ns": [200, 400], "methods": ["float64", "float32", "cse"]},
     },
 }
-RUNS = [("supervised", 0), ("random_labels", 0)]
+RUNS = [("supervised", 0), ("random_labels", 0), ("contrastive", 0)]
 
 
 def _external_model(work):
@@ -157,24 +157,37 @@ def test_changing_t_recomputes_only_the_table_from_cached_spectra(entropy_run, t
 
 def test_changing_sigma_recomputes_the_spectra_but_trains_nothing(entropy_run, tmp_path):
     work = _variant(entropy_run, tmp_path, lambda e: e["entropy"].update(sigma="median"))
-    assert planned_jobs(work) == {"entropy_spectra": 2, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+    assert planned_jobs(work) == {"entropy_spectra": 3, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
 
 
 def test_adding_a_seed_trains_only_the_new_runs(entropy_run, tmp_path):
     work = _variant(entropy_run, tmp_path, lambda e: e.update(seeds=[0, 5]))
-    assert planned_jobs(work) == {"train_classifier": 2, "entropy_spectra": 2, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+    assert planned_jobs(work) == {"train_classifier": 3, "entropy_spectra": 3, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+
+
+def test_contrastive_settings_rerun_only_the_contrastive_runs(entropy_run, tmp_path):
+    work = _variant(entropy_run, tmp_path, lambda e: e.update(contrastive={"temperature": 0.2}))
+    assert planned_jobs(work) == {"train_classifier": 1, "entropy_spectra": 1, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+
+
+def test_contrastive_run_is_simclr_with_a_linear_probe(entropy_run):
+    meta = io.read_parquet_metadata(entropy_run / "results/training/digits/contrastive/seed0/history.parquet")
+    assert meta["config"]["mode"] == "contrastive" and meta["config"]["temperature"] == 0.5
+    hist = io.read_parquet(entropy_run / "results/training/digits/contrastive/seed0/history.parquet")
+    # The probe reads the labels off the learnt features: far above chance (0.1) after 2 epochs.
+    assert hist["test_accuracy"].iloc[-1] > 0.3 and hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[1]
 
 
 def test_changing_the_evaluation_subset_reclusters_and_retrains(entropy_run, tmp_path):
     work = _variant(entropy_run, tmp_path, lambda e: e.update(eval_n=50))
     assert planned_jobs(work) == {
-        "train_classifier": 2, "entropy_input_groups": 1, "entropy_spectra": 2, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1,
+        "train_classifier": 3, "entropy_input_groups": 1, "entropy_spectra": 3, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1,
     }
 
 
 def test_more_epochs_continue_from_the_checkpoint(entropy_run, tmp_path):
     work = _variant(entropy_run, tmp_path, lambda e: e.update(epochs=3))
-    assert planned_jobs(work) == {"train_classifier": 2, "entropy_spectra": 2, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+    assert planned_jobs(work) == {"train_classifier": 3, "entropy_spectra": 3, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
     before = io.load_tensor(work / "results/training/digits/supervised/seed0/embeddings.pt")["Z"]
     snakemake(work, "--cores", "2")
     log = (work / "results/logs/train_classifier/digits/supervised/seed0.log").read_text()
