@@ -25,6 +25,16 @@ def test_default_run_and_report(tmp_path):
             assert (tmp_path / "results/diffusion" / name / fig).stat().st_size > 10_000
     assert "true_scalar_curvature" in io.read_parquet(tmp_path / "results/diffusion/torus/embedding.parquet").columns
     assert "embedding_3d.png" in html and "sweep.png" in html
+    # Entropy branch (issue acceptance): digits, supervised against random labels, 2 seeds.
+    traj = io.read_parquet(tmp_path / "results/entropy/digits/trajectory.parquet")
+    last = traj[traj["epoch"] == traj["epoch"].max()].groupby("mode")[["accuracy", "dse", "dsmi_zy"]].mean()
+    assert last.loc["supervised", "accuracy"] > 0.9 and last.loc["random_labels", "accuracy"] < 0.25
+    assert last.loc["supervised", "dse"] > last.loc["random_labels", "dse"] + 1.0
+    assert last.loc["supervised", "dsmi_zy"] > last.loc["random_labels", "dsmi_zy"] + 1.0
+    for fig in ("entropy/digits/trajectory.png", "entropy_init/digits/initialisation.png", "entropy_zoo/digits/zoo.png",
+                "entropy_toys/dimension.png", "entropy_toys/spd.png", "entropy_toys/tree.png", "entropy_toys/runtime.png"):
+        assert (tmp_path / "results" / fig).stat().st_size > 10_000, fig
+        assert fig.rsplit("/", 1)[1] in html
     assert planned_jobs(tmp_path) == {}
 
 
