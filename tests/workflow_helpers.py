@@ -55,3 +55,65 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
         if len(parts) == 2 and parts[0] != "total":
             jobs[parts[0]] = int(parts[1])
     return jobs
+
+
+# Artifacts that are not numbers: figures, HTML, and Snakemake's own records.
+_NOT_COMPARED = {".png", ".html", ".log", ".tsv"}
+
+
+def _load_artifact(path: Path):
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".pt":
+        return torch.load(path, map_location="cpu", weights_only=True)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    return path.read_bytes()
+
+
+def _differences(a, b, where: str, rtol: float, atol: float) -> list[str]:
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    if isinstance(a, pd.DataFrame):
+        try:
+            pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=rtol, atol=atol)
+        except AssertionError as err:
+            return [f"{where}: {str(err).splitlines()[0:3]}"]
+        return []
+    if isinstance(a, dict):
+        if set(a) != set(b):
+            return [f"{where}: keys differ ({sorted(set(a) ^ set(b))[:5]})"]
+        return [d for k in a for d in _differences(a[k], b[k], f"{where}[{k}]", rtol, atol)]
+    if isinstance(a, (torch.Tensor, np.ndarray)):
+        x, y = (t.numpy() if isinstance(t, torch.Tensor) else t for t in (a, b))
+        if x.shape != y.shape or not np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True):
+            return [f"{where}: arrays differ (shapes {x.shape}, {y.shape})"]
+        return []
+    return [] if a == b else [f"{where}: values differ"]
+
+
+def compare_results(a: Path, b: Path, rtol: float = 1e-9, atol: float = 1e-12) -> tuple[list[str], list[str]]:
+    """Compare every artifact under ``a/results`` with the same file under ``b/results``.
+
+    Tables, tensors and spectra are compared as numbers within ``rtol``/``atol``; figures, HTML,
+    logs and benchmark records only for presence. Returns (compared files, differences).
+    """
+    files = sorted(p.relative_to(a) for p in (a / "results").rglob("*") if p.is_file() and not p.name.startswith("."))
+    compared, problems = [], []
+    for rel in files:
+        other = b / rel
+        if not other.exists():
+            problems.append(f"{rel}: missing in {b}")
+            continue
+        if rel.suffix in _NOT_COMPARED or rel.name.startswith("checkpoint-"):
+            continue
+        compared.append(str(rel))
+        problems += _differences(_load_artifact(a / rel), _load_artifact(other), str(rel), rtol, atol)
+    return compared, problems

@@ -3,6 +3,10 @@
 Every writer writes to a temporary name in the destination folder and renames it into place
 (``os.replace`` is atomic on POSIX file systems), so a job killed mid-write never leaves a
 half-written file under the final name.
+
+For the tests of that promise, ``REPGEO_KILL_BEFORE_RENAME=<file name>`` makes the process
+SIGKILL itself after writing that file's temporary copy and before the rename: the state a
+kill mid-write leaves behind.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,6 +39,8 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if os.environ.get("REPGEO_KILL_BEFORE_RENAME") == final.name:
+            os.kill(os.getpid(), signal.SIGKILL)
         os.replace(tmp_path, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -3,6 +3,12 @@
 BLAS oversubscription is the single largest performance hazard on small machines: with more
 BLAS/OpenMP threads than cores, ARPACK- and GEMM-heavy code ran 2-50x slower in the reference
 measurements. Every job therefore pins numpy/scipy BLAS, OpenMP and torch to its own thread count.
+
+Fault injection (for the workflow's own tests of retries and kills; never set in normal use):
+``REPGEO_FAIL_ONCE=<job name prefix>:<marker file>`` makes the first job whose name starts with
+the prefix fail after it started (it creates the marker; later attempts, which see the marker,
+run normally), so a profile's ``retries`` can be shown to recover. :mod:`repgeo.io` reads
+``REPGEO_KILL_BEFORE_RENAME`` (see there).
 """
 
 from __future__ import annotations
@@ -110,6 +116,16 @@ def get_logger(name: str = "repgeo") -> logging.Logger:
     return logging.getLogger(name)
 
 
+def _inject_failure(name: str) -> None:
+    spec = os.environ.get("REPGEO_FAIL_ONCE")
+    if not spec:
+        return
+    prefix, _, marker = spec.partition(":")
+    if name.startswith(prefix) and marker and not Path(marker).exists():
+        Path(marker).write_text(name + "\n")
+        raise RuntimeError(f"injected failure of {name!r} (REPGEO_FAIL_ONCE); the next attempt runs normally")
+
+
 @contextlib.contextmanager
 def job(log_path: str | os.PathLike | None, threads: int = 1, name: str = "repgeo") -> Iterator[logging.Logger]:
     """Run a workflow job: pin threads, log to ``log_path`` and stderr, log any failure.
@@ -131,7 +147,12 @@ def job(log_path: str | os.PathLike | None, threads: int = 1, name: str = "repge
         logger.addHandler(h)
     start = time.perf_counter()
     logger.info("%s: start (threads=%d, pid=%d)", name, threads, os.getpid())
+    # Where the job runs and which GPUs it was given: the first thing to check on a cluster.
+    placement = {k: os.environ[k] for k in ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES") if k in os.environ}
+    if placement:
+        logger.info("%s: %s", name, ", ".join(f"{k}={v}" for k, v in placement.items()))
     try:
+        _inject_failure(name)
         yield logger
     except BaseException:
         logger.exception("%s: failed after %.1f s", name, time.perf_counter() - start)
