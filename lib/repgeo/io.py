@@ -5,8 +5,8 @@ Every writer writes to a temporary name in the destination folder and renames it
 half-written file under the final name.
 
 For the tests of that promise, ``REPGEO_KILL_BEFORE_RENAME=<file name>`` makes the process
-SIGKILL itself after writing that file's temporary copy and before the rename: the state a
-kill mid-write leaves behind.
+group SIGKILL itself after writing that file's temporary copy and before the rename: the
+state that a run killed mid-write (kill -9, the OOM killer, a lost node) leaves behind.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         if os.environ.get("REPGEO_KILL_BEFORE_RENAME") == final.name:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.killpg(os.getpgrp(), signal.SIGKILL)
         os.replace(tmp_path, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
