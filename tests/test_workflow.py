@@ -163,6 +163,31 @@ def test_changing_curvature_dim_reruns_curvature_and_what_follows(tiny_run, tmp_
     }
 
 
+@pytest.mark.parametrize(
+    "key,expected",
+    [
+        ("n0_curvature", {"geometry_curvature": 1, "geometry_baselines": 1, "geometry_tables": 1, "geometry_figures": 1, "all": 1}),
+        (
+            "n0_dimension",
+            {"geometry_dimension": 1, "geometry_curvature": 1, "geometry_baselines": 1, "geometry_tables": 1, "geometry_figures": 1, "all": 1},
+        ),
+    ],
+)
+def test_changing_a_geometry_n0_reruns_its_stage_and_what_follows(tiny_run, tmp_path, key, expected):
+    work = _variant(tiny_run, tmp_path, lambda c: c["geometry"]["torus"].update({key: 20}))
+    assert planned_jobs(work) == expected
+
+
+def test_allowed_rules_runs_only_those_rules(tiny_run, tmp_path):
+    """A changed dataset makes its whole branch outdated; --allowed-rules runs only the listed rules."""
+    work = _variant(tiny_run, tmp_path, lambda c: c["datasets"]["digits"].update(n=250))
+    assert planned_jobs(work, "--allowed-rules", "prepare_data", "data_overview") == {"prepare_data": 1, "data_overview": 1, "all": 1}
+    snakemake(work, "--cores", "2", "--allowed-rules", "prepare_data", "data_overview")
+    assert len(io.read_parquet(work / "results/data/digits/samples.parquet")) == 250
+    # The rest of the branch is still to do, and a plain run does it.
+    assert planned_jobs(work)["diffusion_sweep"] == 2
+
+
 def test_changing_k_rebuilds_the_graph_but_not_the_points(tiny_run, tmp_path):
     work = _variant(tiny_run, tmp_path, lambda c: c["geometry"]["torus"].update(k=24))
     jobs = planned_jobs(work)
