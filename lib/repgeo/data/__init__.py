@@ -118,9 +118,13 @@ def random_split(n: int, test_fraction: float, seed: int) -> np.ndarray:
 def subsample_indices(n_total: int, n: int | None, sample: str, seed: int) -> np.ndarray:
     """Indices of the items to keep: all (``n`` None), the first ``n``, or a seeded random ``n``.
 
-    Random picks are returned sorted, so the order of the source is preserved.
+    Random picks are returned sorted, so the order of the source is preserved. Asking for more
+    items than there are is an error.
     """
-    if n is None or n >= n_total:
+    if n is not None and n > n_total:
+        # Silently returning fewer items would make a run look like it used what was asked for.
+        raise DataError(f"n = {n} items were requested but only {n_total} are available; lower n (or set it to null for all)")
+    if n is None or n == n_total:
         return np.arange(n_total)
     if n < 1:
         raise DataError(f"n must be at least 1, got {n}")
