@@ -170,3 +170,16 @@ def test_a_pickled_object_in_a_tensor_file_is_refused(tmp_path):
     torch.save({"Z": torch.zeros(2), "x": Payload()}, path)
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
         io.load_tensor(path)
+
+
+def test_every_rule_declares_its_resources_log_and_benchmark():
+    """Cluster submission needs threads, mem_mb and runtime (growing with attempt) on every rule."""
+    rules = 0
+    for path in sorted((REPO / "workflow/rules").glob("*.smk")):
+        blocks = re.split(r"^rule ", path.read_text(), flags=re.M)[1:]
+        for block in blocks:
+            name = block.split(":", 1)[0]
+            rules += 1
+            for needed in ("threads:", "mem_mb=mem_mb(", "runtime=runtime_min(", "log:", "benchmark:"):
+                assert needed in block, f"{path.name}: rule {name} lacks {needed}"
+    assert rules >= 30
