@@ -1,0 +1,1 @@
+"""Audio: speech synthesis with phone boundaries (:mod:`.espeak`)."""

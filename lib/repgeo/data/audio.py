@@ -1,0 +1,145 @@
+"""Audio sources. ``spoken_words``: the eight TIMIT words of Beguš & Zhou, synthesised by espeak-ng.
+
+Beguš & Zhou, "Interpreting intermediate convolutional layers in unsupervised acoustic word
+classification" (ICASSP 2022) train ciwGAN on eight TIMIT words: ask, dark, greasy, oily, rag,
+wash, water, year. Without TIMIT (LDC licence) the embedded default synthesises them with
+libespeak-ng (:mod:`repgeo.audio.espeak`): every token gets a seeded voice (language x variant,
+e.g. ``en-us+m3``; the voice is the token's ``speaker``), speaking rate, pitch and pitch range
+drawn uniformly from the configured ranges. Each token is then
+
+1. resampled from espeak's 22,050 Hz to ``sample_rate`` (16 kHz, torchaudio's band-limited sinc
+   resampling), the phone boundaries scaled with it;
+2. peak-normalised to ``peak`` (0.95: inside the tanh range of the WaveGAN generator);
+3. placed after ``left_silence_ms`` (25 ms) of silence and right-padded with silence to
+   ``length`` (16,384 samples, the WaveGAN frame), an error if the token does not fit;
+4. given Gaussian noise of s.d. ``noise`` over the whole frame, then clipped to [-1, 1].
+
+Phone intervals come from espeak's phoneme events (sample-exact), so the frication of [s] in
+"ask" and [ʃ] in "wash" is known for every token: columns ``sibilant``, ``sibilant_start``,
+``sibilant_end`` (frame samples; -1 and '' when the word has no [s]/[ʃ]), and all phones as
+``phones`` (space-separated IPA), ``phone_starts``, ``phone_ends``. Train/test: 80/20 by token,
+or by speaker (no voice in both splits). Arrays: N x 1 x length, float32.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import Dataset, DataError, random_split, register
+
+WORDS = ("ask", "dark", "greasy", "oily", "rag", "wash", "water", "year")
+LANGUAGES = ("en-us", "en", "en-029")
+VARIANTS = ("", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
+SIBILANTS = ("s", "ʃ")
+
+
+def _range(spec: Mapping[str, Any], key: str, default: tuple[float, float], low: float, high: float) -> tuple[float, float]:
+    lo, hi = spec.get(key, default)
+    if not low <= lo <= hi <= high:
+        raise DataError(f"spoken_words: {key} must be [low, high] with {low} <= low <= high <= {high}, got {[lo, hi]}")
+    return float(lo), float(hi)
+
+
+def place_token(audio: np.ndarray, left: int, length: int, peak: float) -> np.ndarray:
+    """Peak-normalise ``audio`` and put it after ``left`` silent samples in a frame of ``length``."""
+    if left + len(audio) > length:
+        raise DataError(
+            f"a token of {len(audio)} samples does not fit after {left} samples of silence in a frame of {length}; "
+            "raise the speaking rate range (rate), shorten the words or raise length"
+        )
+    frame = np.zeros(length, dtype=np.float32)
+    top = float(np.abs(audio).max())
+    frame[left : left + len(audio)] = audio * (peak / top if top > 0 else 0.0)
+    return frame
+
+
+def _voices(spec: Mapping[str, Any]) -> list[str]:
+    languages: Sequence[str] = spec.get("languages", LANGUAGES)
+    variants: Sequence[str] = spec.get("variants", VARIANTS)
+    if not languages or not variants:
+        raise DataError("spoken_words: languages and variants must each list at least one entry")
+    return [lang + (f"+{v}" if v else "") for lang in languages for v in variants]
+
+
+@register("spoken_words")
+def spoken_words(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
+    """The synthesised spoken-word corpus (module docstring)."""
+    import torch
+    import torchaudio
+
+    from ..audio.espeak import synthesize_batch
+
+    words = list(spec.get("words", WORDS))
+    if len(set(words)) != len(words) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise DataError(f"spoken_words: words must be distinct non-empty strings, got {words}")
+    per_word = int(spec.get("tokens_per_word", 60))
+    rate = _range(spec, "rate", (140, 210), 80, 450)
+    pitch = _range(spec, "pitch", (25, 75), 0, 100)
+    prange = _range(spec, "pitch_range", (30, 70), 0, 100)
+    sr, length = int(spec.get("sample_rate", 16000)), int(spec.get("length", 16384))
+    left = int(round(float(spec.get("left_silence_ms", 25.0)) * sr / 1000))
+    noise, peak = float(spec.get("noise", 0.003)), float(spec.get("peak", 0.95))
+    seed = int(spec.get("seed", 0))
+    voices = _voices(spec)
+    rng = np.random.default_rng([seed, 0xA0D])
+
+    requests, meta = [], []
+    for label, word in enumerate(words):
+        for k in range(per_word):
+            voice = voices[int(rng.integers(len(voices)))]
+            r, p, pr = (int(round(rng.uniform(*bounds))) for bounds in (rate, pitch, prange))
+            requests.append((word, voice, r, p, pr))
+            meta.append((label, word, k))
+    try:
+        utterances = synthesize_batch(requests)
+    except ValueError as err:
+        raise DataError(f"spoken_words: {err}") from err
+    logger.info("spoken_words: synthesised %d tokens of %d words with %d voices", len(requests), len(words), len(voices))
+
+    frames, rows = [], []
+    resamplers: dict[int, Any] = {}
+    for (label, word, k), (_, voice, r, p, pr), utt in zip(meta, requests, utterances, strict=True):
+        if utt.sample_rate not in resamplers:
+            resamplers[utt.sample_rate] = torchaudio.transforms.Resample(utt.sample_rate, sr)
+        audio = resamplers[utt.sample_rate](torch.from_numpy(utt.audio)).numpy()
+        scale = sr / utt.sample_rate
+        frame = place_token(audio, left, length, peak)
+        frame += rng.normal(0.0, noise, length).astype(np.float32)
+        frames.append(np.clip(frame, -1.0, 1.0))
+        phones = [(s, left + int(round(a * scale)), left + int(round(b * scale))) for s, a, b in utt.phones]
+        sib = next(((s, a, b) for s, a, b in phones if s in SIBILANTS), ("", -1, -1))
+        rows.append(
+            {
+                "id": f"{word}_{k:04d}",
+                "label": label,
+                "word": word,
+                "label_name": word,
+                "speaker": voice,
+                "rate": r,
+                "pitch": p,
+                "pitch_range": pr,
+                "n_speech": len(audio),
+                "phones": " ".join(s for s, _, _ in phones),
+                "phone_starts": [a for _, a, _ in phones],
+                "phone_ends": [b for _, _, b in phones],
+                "sibilant": sib[0],
+                "sibilant_start": sib[1],
+                "sibilant_end": sib[2],
+            }
+        )
+    samples = pd.DataFrame(rows)
+    test_fraction = float(spec.get("test_fraction", 0.2))
+    if spec.get("split_by", "token") == "speaker":
+        speakers = samples["speaker"].unique()
+        test_speakers = set(speakers[random_split(len(speakers), test_fraction, seed) == "test"])
+        split = np.where(samples["speaker"].isin(test_speakers), "test", "train")
+    else:
+        split = random_split(len(samples), test_fraction, seed)
+    samples.insert(1, "split", split)
+    info = {"words": words, "voices": len(voices), "sample_rate": sr, "length": length, "left_silence": left, "espeak_rate": 22050}
+    return Dataset(samples, np.stack(frames)[:, None, :], info)
