@@ -89,3 +89,67 @@ def test_bad_specs_name_the_fix():
         load_dataset({"source": "spoken_words", "rate": [300, 200]})
     with pytest.raises(DataError, match="distinct"):
         load_dataset({"source": "spoken_words", "words": ["ask", "ask"]})
+
+
+def _fsdd_folder(tmp_path, rate=8000):
+    import soundfile
+
+    folder = tmp_path / "fsdd" / "recordings"
+    folder.mkdir(parents=True)
+    t = np.arange(int(0.4 * rate)) / rate
+    for digit in (0, 1):
+        for speaker in ("ann", "bob"):
+            for index in range(6):
+                tone = 0.5 * np.sin(2 * np.pi * (440 + 110 * digit) * t)
+                soundfile.write(folder / f"{digit}_{speaker}_{index}.wav", np.concatenate([np.zeros(400), tone, np.zeros(400)]), rate, subtype="PCM_16")
+    return folder
+
+
+def test_fsdd_resamples_trims_and_splits_officially(tmp_path):
+    folder = _fsdd_folder(tmp_path)
+    ds = load_dataset({"source": "fsdd", "path": str(folder.parent)}, LOG)
+    check_dataset(ds)
+    s = ds.samples
+    assert ds.arrays.shape == (24, 1, 16384) and set(s["digit"]) == {0, 1} and set(s["speaker"]) == {"ann", "bob"}
+    assert list(s.loc[s["split"] == "test", "index"].unique()) == [0, 1, 2, 3, 4]
+    row = s.index[s["id"] == "1_bob_3"][0]
+    x = ds.arrays[row, 0]
+    # Leading silence trimmed to the 10 ms margin, then 25 ms of frame silence: the tone starts near 560.
+    onset = int(np.flatnonzero(np.abs(x) > 0.1)[0])
+    assert 540 <= onset <= 580
+    # 8 kHz -> 16 kHz keeps the pitch: the spectral peak of digit 1's tone is at 550 Hz.
+    seg = x[onset : onset + 6000]
+    freq = np.fft.rfftfreq(len(seg), 1 / 16000)[np.argmax(np.abs(np.fft.rfft(seg * np.hanning(len(seg)))))]
+    assert abs(freq - 550) < 5
+    assert s.loc[row, "n_speech"] == pytest.approx(0.4 * 16000 + 2 * 160, abs=40)
+
+
+def test_fsdd_lists_a_corrupt_wav_among_good_ones(tmp_path):
+    from repgeo.data import BadFilesError
+
+    folder = _fsdd_folder(tmp_path)
+    (folder / "1_ann_9.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
+    (folder / "0_bob_9.wav").write_bytes(b"")
+    with pytest.raises(BadFilesError) as err:
+        load_dataset({"source": "fsdd", "path": str(folder)}, LOG)
+    assert {name for name, _ in err.value.bad} == {"1_ann_9.wav", "0_bob_9.wav"} and "skip_bad_files" in str(err.value)
+    ds = load_dataset({"source": "fsdd", "path": str(folder), "skip_bad_files": True}, LOG)
+    assert len(ds.samples) == 24 and ds.info["skipped_files"] == 2
+
+
+def test_fsdd_too_long_is_an_error_or_cropped(tmp_path):
+    folder = _fsdd_folder(tmp_path)
+    with pytest.raises(DataError, match=r"24 recording\(s\) longer than the 4096-sample frame .* set crop: true"):
+        load_dataset({"source": "fsdd", "path": str(folder), "length": 4096}, LOG)
+    ds = load_dataset({"source": "fsdd", "path": str(folder), "length": 4096, "crop": True}, LOG)
+    assert ds.arrays.shape == (24, 1, 4096) and (ds.samples["n_speech"] == 4096 - 400).all()
+
+
+@pytest.mark.realdata
+def test_fsdd_real_recordings(shared_datasets):
+    ds = load_dataset({"source": "fsdd", "path": str(shared_datasets / "fsdd"), "crop": True}, LOG)
+    s = ds.samples
+    assert ds.arrays.shape == (3000, 1, 16384)
+    assert (s["split"] == "test").sum() == 300 and s["speaker"].nunique() == 6
+    assert sorted(s["digit"].unique()) == list(range(10))
+    assert np.allclose(np.abs(ds.arrays).max(axis=(1, 2)), 0.95, atol=1e-3)

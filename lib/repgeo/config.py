@@ -131,6 +131,7 @@ _PATH_KINDS = {
     "olivetti": "an npz with images and target",
     "image_folder": "a folder with one subfolder of images per class",
     "celeba": "a folder with img_align_celeba/ and list_attr_celeba.txt",
+    "fsdd": "the FSDD folder with recordings/{digit}_{speaker}_{index}.wav",
 }
 
 

@@ -143,3 +143,90 @@ def spoken_words(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
     samples.insert(1, "split", split)
     info = {"words": words, "voices": len(voices), "sample_rate": sr, "length": length, "left_silence": left, "espeak_rate": 22050}
     return Dataset(samples, np.stack(frames)[:, None, :], info)
+
+
+def trim_silence(audio: np.ndarray, threshold: float = 0.02, margin: int = 160) -> np.ndarray:
+    """``audio`` without its leading and trailing stretches below ``threshold`` x its peak,
+    keeping ``margin`` samples on each side (10 ms at 16 kHz)."""
+    loud = np.flatnonzero(np.abs(audio) >= threshold * np.abs(audio).max()) if audio.size else np.array([], int)
+    if loud.size == 0:
+        return audio
+    return audio[max(loud[0] - margin, 0) : loud[-1] + margin + 1]
+
+
+@register("fsdd")
+def fsdd(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
+    """The Free Spoken Digit Dataset: real speech, 6 speakers x 10 digits x 50 recordings at 8 kHz.
+
+    ``path``: the FSDD folder (with ``recordings/``) or the recordings folder itself; files are
+    ``{digit}_{speaker}_{index}.wav``. Each recording is read with soundfile, resampled to
+    ``sample_rate`` (torchaudio), trimmed of leading and trailing silence (``trim_threshold`` x its
+    peak), and placed in the WaveGAN frame as the spoken words are (:func:`place_token`: peak,
+    left silence, padding). A recording that still does not fit is an error, or is cut to fit
+    with ``crop: true``. Labels: ``label`` = ``digit``, ``speaker``. Split: ``official`` (FSDD's:
+    recordings 0-4 of every digit and speaker are the test set), ``speaker`` (held-out voices) or
+    ``token`` (random 80/20). Unreadable files are listed (``skip_bad_files`` skips them).
+    """
+    from pathlib import Path
+
+    import soundfile
+    import torch
+    import torchaudio
+
+    from . import BadFilesError
+
+    root = Path(spec["path"])
+    folder = root / "recordings" if (root / "recordings").is_dir() else root
+    files = sorted(folder.glob("*.wav"))
+    pattern = [(f, f.stem.split("_")) for f in files]
+    files = [(f, parts) for f, parts in pattern if len(parts) == 3 and parts[0].isdigit() and parts[2].isdigit()]
+    if not files:
+        raise DataError(f"fsdd: no {{digit}}_{{speaker}}_{{index}}.wav files in {folder}; point path at the FSDD folder")
+    sr, length = int(spec.get("sample_rate", 16000)), int(spec.get("length", 16384))
+    left = int(round(float(spec.get("left_silence_ms", 25.0)) * sr / 1000))
+    peak, crop = float(spec.get("peak", 0.95)), bool(spec.get("crop", False))
+    threshold = float(spec.get("trim_threshold", 0.02))
+    frames, rows, bad, too_long = [], [], [], []
+    resamplers: dict[int, Any] = {}
+    for f, (digit, speaker, index) in files:
+        try:
+            audio, rate = soundfile.read(f, dtype="float32", always_2d=True)
+        except Exception as err:  # noqa: BLE001 -- every unreadable file is reported together
+            bad.append((f.name, f"{type(err).__name__}: {err}"))
+            continue
+        if audio.shape[0] == 0:
+            bad.append((f.name, "no samples"))
+            continue
+        if rate not in resamplers:
+            resamplers[rate] = torchaudio.transforms.Resample(rate, sr)
+        x = trim_silence(resamplers[rate](torch.from_numpy(audio.mean(axis=1))).numpy(), threshold, int(0.01 * sr))
+        if left + len(x) > length:
+            if not crop:
+                too_long.append(f"{f.name} ({len(x)} samples)")
+                continue
+            x = x[: length - left]
+        frames.append(place_token(x, left, length, peak))
+        rows.append({"id": f.stem, "label": int(digit), "digit": int(digit), "speaker": speaker, "index": int(index), "n_speech": len(x), "path": str(f)})
+    if bad and not spec.get("skip_bad_files", False):
+        raise BadFilesError(str(folder), bad)
+    if too_long:
+        raise DataError(
+            f"fsdd: {len(too_long)} recording(s) longer than the {length}-sample frame after trimming silence, e.g. "
+            f"{', '.join(too_long[:3])}; set crop: true to cut them, or raise length"
+        )
+    for name, reason in bad:
+        logger.warning("fsdd: skipped %s (%s)", name, reason)
+    samples = pd.DataFrame(rows)
+    how, test_fraction, seed = spec.get("split_by", "official"), float(spec.get("test_fraction", 0.2)), int(spec.get("seed", 0))
+    if how == "official":
+        split = np.where(samples["index"] < 5, "test", "train")
+    elif how == "speaker":
+        speakers = np.sort(samples["speaker"].unique())
+        held = set(speakers[random_split(len(speakers), test_fraction, seed) == "test"])
+        split = np.where(samples["speaker"].isin(held), "test", "train")
+    else:
+        split = random_split(len(samples), test_fraction, seed)
+    samples.insert(1, "split", split)
+    logger.info("fsdd: %d recordings of %d speakers", len(samples), samples["speaker"].nunique())
+    info = {"sample_rate": sr, "length": length, "left_silence": left, "skipped": [b[0] for b in bad], "skipped_files": len(bad)}
+    return Dataset(samples, np.stack(frames)[:, None, :], info)
