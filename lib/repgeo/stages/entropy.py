@@ -53,14 +53,15 @@ def input_groups(arrays_path: str, samples_path: str, train_spec: Spec, entropy_
     io.write_parquet(table, out_path, metadata={"n_clusters": n_clusters, "method": "spectral clustering (kNN affinity, cluster_qr)"})
 
 
-def _groupings(labels: np.ndarray, x_groups: np.ndarray):
+def groupings(labels: np.ndarray, x_groups: np.ndarray | None = None) -> dict:
+    """The DSMI groupings of a tracked subset: 'y' (its class labels) and, when given, 'x' (its input clusters)."""
     from ..entropy import Grouping
     from ..entropy.dsmi import resolve_groups
 
-    return {
-        "y": resolve_groups(None, labels, len(labels), 10, None),
-        "x": Grouping(np.asarray(x_groups, dtype=np.int64), "clustered"),
-    }
+    out = {"y": resolve_groups(None, labels, len(labels), 10, None)}
+    if x_groups is not None:
+        out["x"] = Grouping(np.asarray(x_groups, dtype=np.int64), "clustered")
+    return out
 
 
 def _load_run(embeddings_path: str, x_groups_path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,13 +87,13 @@ def run_spectra(embeddings_path: str, x_groups_path: str, entropy_spec: Spec, de
     from ..runtime import resolve_device
 
     Z, labels, x_groups = _load_run(embeddings_path, x_groups_path)
-    groupings = _groupings(labels, x_groups)
+    groups = groupings(labels, x_groups)
     options = {k: entropy_spec[k] for k in SPECTRUM_KEYS if k in entropy_spec}
     options["device"] = resolve_device(device)
     arrays: dict[str, np.ndarray] = {}
     t0 = time.perf_counter()
     for epoch, Ze in enumerate(Z):
-        spectra = epoch_spectra(Ze, groupings, **options)
+        spectra = epoch_spectra(Ze, groups, **options)
         arrays.update({f"e{epoch}_{key}": lam for key, lam in spectra.items()})
         logger.info("epoch %d/%d: %d spectra (%.1f s so far)", epoch, len(Z) - 1, len(spectra), time.perf_counter() - t0)
     with io.atomic_path(out_path) as tmp:
@@ -113,7 +114,7 @@ def run_trajectory(
     from ..entropy.tracking import epoch_measures
 
     Z, labels, x_groups = _load_run(embeddings_path, x_groups_path)
-    groupings = _groupings(labels, x_groups)
+    groups = groupings(labels, x_groups)
     t = float(entropy_spec.get("t", 1.0))
     R, seed = int(entropy_spec.get("n_repetitions", 5)), int(entropy_spec.get("seed", 0))
     bins, max_n = int(entropy_spec.get("cse_bins", 2)), entropy_spec.get("max_n", 10_000)
@@ -123,9 +124,9 @@ def run_trajectory(
     rows = []
     with np.load(spectra_path, allow_pickle=False) as archive:
         for epoch, Ze in enumerate(Z):
-            dse, mi = epoch_measures(_epoch_spectra(archive, epoch), len(Ze), groupings, t, n_repetitions=R, seed=seed)
+            dse, mi = epoch_measures(_epoch_spectra(archive, epoch), len(Ze), groups, t, n_repetitions=R, seed=seed)
             csmi = {
-                g: classic_shannon_mutual_information(Ze, groups=groupings[g].labels, n_bins=bins, n_repetitions=R, seed=seed, max_n=max_n)
+                g: classic_shannon_mutual_information(Ze, groups=groups[g].labels, n_bins=bins, n_repetitions=R, seed=seed, max_n=max_n)
                 for g in ("y", "x")
             }
             h = history.loc[epoch]

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .. import io
 from ..data import DataError, select_samples
-from .entropy import SPECTRUM_KEYS
+from .entropy import SPECTRUM_KEYS, groupings
 
 logger = logging.getLogger("repgeo")
 
@@ -50,14 +50,14 @@ def _labelled(samples_path: str, label: str) -> tuple[pd.DataFrame, np.ndarray]:
     return samples, y.astype(np.int64)
 
 
-def _measures(Z: np.ndarray, groupings: Mapping[str, Any], entropy_spec: Spec, device: str) -> dict[str, float]:
+def _measures(Z: np.ndarray, groups: Mapping[str, Any], entropy_spec: Spec, device: str) -> dict[str, float]:
     """DSE and DSMI against every grouping (value and sd), from one set of spectra."""
     from ..entropy.tracking import epoch_measures, epoch_spectra
 
     options = {k: entropy_spec[k] for k in SPECTRUM_KEYS if k in entropy_spec}
-    spectra = epoch_spectra(Z, groupings, device=device, **options)
+    spectra = epoch_spectra(Z, groups, device=device, **options)
     dse, mi = epoch_measures(
-        spectra, len(Z), groupings, float(entropy_spec.get("t", 1.0)),
+        spectra, len(Z), groups, float(entropy_spec.get("t", 1.0)),
         n_repetitions=int(entropy_spec.get("n_repetitions", 5)), seed=int(entropy_spec.get("seed", 0)),
     )
     out = {"dse": dse}
@@ -65,12 +65,6 @@ def _measures(Z: np.ndarray, groupings: Mapping[str, Any], entropy_spec: Spec, d
         out[f"dsmi_z{name}"] = m.value
         out[f"dsmi_z{name}_sd"] = m.sd
     return out
-
-
-def _label_groups(labels: np.ndarray):
-    from ..entropy.dsmi import resolve_groups
-
-    return {"y": resolve_groups(None, labels, len(labels), 10, None)}
 
 
 # --- initialisation study -------------------------------------------------------------------------
@@ -87,7 +81,7 @@ def init_probe(arrays_path: str, samples_path: str, spec: Spec, out_path: str, d
     arrays = io.load_tensor(arrays_path).numpy()
     train, test = select_samples(samples, "train"), select_samples(samples, "test")
     pos = eval_positions(samples, spec)
-    groupings = _label_groups(y[pos])
+    label_groups = groupings(y[pos])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for sigma in spec["init_stds"]:
@@ -100,7 +94,7 @@ def init_probe(arrays_path: str, samples_path: str, spec: Spec, out_path: str, d
                 if not np.isfinite(Z).all():
                     raise DataError(f"init_std {sigma} gives non-finite embeddings at initialisation; drop it from init_stds")
                 row = {"init_std": float(sigma), "seed": int(seed), "test_accuracy": res.history[0]["test_accuracy"], "embedding_norm": float(np.linalg.norm(Z, axis=1).mean())}
-                row.update(_measures(Z, groupings, spec["entropy"], device))
+                row.update(_measures(Z, label_groups, spec["entropy"], device))
                 rows.append(row)
             logger.info("init_std %g: DSE at initialisation %.3f bits (seed %d)", sigma, rows[-1]["dse"], rows[-1]["seed"])
     table = pd.DataFrame(rows)
@@ -143,8 +137,8 @@ def init_summary(initial_path: str, runs: Sequence[Mapping[str, Any]], spec: Spe
         hist = io.read_parquet(run["history"])
         sigma = io.read_parquet_metadata(run["history"])["config"]["init_std"]
         emb = io.load_tensor(run["embeddings"])
-        groupings = _label_groups(emb["labels"].numpy())
-        measures = [_measures(Ze.double().numpy(), groupings, spec["entropy"], device) for Ze in emb["Z"]]
+        label_groups = groupings(emb["labels"].numpy())
+        measures = [_measures(Ze.double().numpy(), label_groups, spec["entropy"], device) for Ze in emb["Z"]]
         part = pd.concat([hist.reset_index(drop=True), pd.DataFrame(measures)], axis=1)
         part.insert(0, "init_std", float(sigma))
         part.insert(0, "extreme", run["extreme"])
@@ -185,7 +179,6 @@ def zoo_table(members: Sequence[Mapping[str, Any]], x_groups_path: str, spec: Sp
     ``members``: dicts with member (name), model (architecture), width (None for external
     models), epochs (the epochs that count as models; None: the last), embeddings and history.
     """
-    from ..entropy import Grouping
     from ..entropy.zoo import correlations
     from ..runtime import resolve_device
 
@@ -198,13 +191,13 @@ def zoo_table(members: Sequence[Mapping[str, Any]], x_groups_path: str, spec: Sp
         if not np.array_equal(emb["positions"].numpy(), xg["position"].to_numpy()):
             raise DataError(f"{m['embeddings']} tracks other samples than {x_groups_path}; rerun the zoo")
         labels = emb["labels"].numpy()
-        groupings = {**_label_groups(labels), "x": Grouping(xg["x_group"].to_numpy().astype(np.int64), "clustered")}
+        groups = groupings(labels, xg["x_group"].to_numpy())
         hist = io.read_parquet(m["history"]).set_index("epoch")
         epochs = m["epochs"] if m["epochs"] is not None else [int(hist.index.max())]
         for epoch in epochs:
             Z = emb["Z"][epoch].double().numpy()
             row = {"member": m["member"], "model": m["model"], "width": m["width"], "epoch": int(epoch), "accuracy": float(hist.loc[epoch, "test_accuracy"])}
-            row.update(_measures(Z, groupings, spec["entropy"], device))
+            row.update(_measures(Z, groups, spec["entropy"], device))
             rows.append(row)
         logger.info("%s: %d model(s) measured (%.1f s so far)", m["member"], len(epochs), time.perf_counter() - t0)
     table = pd.DataFrame(rows)
