@@ -153,3 +153,57 @@ def test_fsdd_real_recordings(shared_datasets):
     assert (s["split"] == "test").sum() == 300 and s["speaker"].nunique() == 6
     assert sorted(s["digit"].unique()) == list(range(10))
     assert np.allclose(np.abs(ds.arrays).max(axis=(1, 2)), 0.95, atol=1e-3)
+
+
+def _timit_folder(tmp_path):
+    """A TIMIT-shaped corpus: NIST SPHERE utterances with .WRD/.PHN alignments (16 kHz sample
+    positions). Each utterance says 'ask' as a 300 Hz vowel then a 3 kHz [s] and 'wash' as a 200 Hz
+    vowel then a 2 kHz [sh], with silence and an unwanted word around them."""
+    import soundfile
+
+    rate = 16000
+    tone = lambda f, n: (0.5 * np.sin(2 * np.pi * f * np.arange(n) / rate)).astype(np.float32)  # noqa: E731
+    for part, speakers in (("TRAIN", ("FCJF0", "MDAB0")), ("TEST", ("MKLS0",))):
+        for speaker in speakers:
+            folder = tmp_path / "timit" / part / "DR1" / speaker
+            folder.mkdir(parents=True)
+            for utt in ("SA1", "SX2"):
+                audio = np.concatenate([np.zeros(1000), tone(300, 2000), tone(3000, 1500), np.zeros(800), tone(500, 1000), tone(200, 2400), tone(2000, 1800), np.zeros(500)])
+                soundfile.write(folder / f"{utt}.WAV", audio, rate, format="NIST", subtype="PCM_16")
+                (folder / f"{utt}.WRD").write_text("1000 4500 ask\n5300 6300 dark\n6300 10500 wash\n")
+                (folder / f"{utt}.PHN").write_text("0 1000 h#\n1000 3000 ae\n3000 4500 s\n4500 5300 pau\n5300 6300 aa\n6300 8700 ao\n8700 10500 sh\n10500 11000 h#\n")
+    return tmp_path / "timit"
+
+
+def test_timit_slices_words_and_phones_from_nist_sphere(tmp_path):
+    root = _timit_folder(tmp_path)
+    ds = load_dataset({"source": "timit", "path": str(root), "words": ["ask", "wash"], "split_by": "official"}, LOG)
+    check_dataset(ds)
+    s = ds.samples
+    assert ds.arrays.shape == (12, 1, 16384) and (s.groupby("word").size() == 6).all()
+    assert set(s.loc[s["split"] == "test", "speaker"]) == {"MKLS0"} and (s["split"] == "test").sum() == 4
+    wash = s.index[(s["word"] == "wash") & (s["speaker"] == "MDAB0")][0]
+    assert s.loc[wash, "phones"] == "ao sh" and s.loc[wash, "sibilant"] == "ʃ"
+    left = 400  # 25 ms at 16 kHz
+    assert list(s.loc[wash, "phone_starts"]) == [left, left + 2400] and s.loc[wash, "sibilant_end"] == left + 4200
+    x = ds.arrays[wash, 0]
+    assert np.abs(x[:left]).max() == 0 and np.abs(x[left + 4200 :]).max() == 0
+    # The [sh] interval carries the 2 kHz tone, the vowel the 200 Hz one: the slice is sample-exact.
+    for (a, b), f in (((left + 2400, left + 4200), 2000), ((left, left + 2400), 200)):
+        seg = x[a:b]
+        assert abs(np.fft.rfftfreq(len(seg), 1 / 16000)[np.argmax(np.abs(np.fft.rfft(seg)))] - f) < 10
+    ask = s.index[s["word"] == "ask"][0]
+    assert s.loc[ask, "sibilant"] == "s" and s.loc[ask, "sibilant_start"] == left + 2000
+
+
+def test_timit_errors_name_the_problem(tmp_path):
+    root = _timit_folder(tmp_path)
+    with pytest.raises(DataError, match=r"no tokens of \['greasy'\]"):
+        load_dataset({"source": "timit", "path": str(root), "words": ["ask", "greasy"]}, LOG)
+    with pytest.raises(DataError, match="not a directory"):
+        load_dataset({"source": "timit", "path": str(root / "nope")}, LOG)
+    ds = load_dataset({"source": "timit", "path": str(root), "words": ["ask", "wash"], "max_tokens_per_word": 2}, LOG)
+    assert (ds.samples.groupby("word").size() == 2).all()
+    (root / "TRAIN" / "DR1" / "FCJF0" / "SA1.WRD").write_text("1000 4500\n")
+    with pytest.raises(DataError, match="SA1.WRD line 1"):
+        load_dataset({"source": "timit", "path": str(root), "words": ["ask", "wash"]}, LOG)

@@ -9,9 +9,10 @@ initialises it once and is not thread-safe.
 
 libespeak-ng also carries hidden state from one utterance to the next (the same call gives
 different samples after other calls, even after ``espeak_Terminate`` and a new
-``espeak_Initialize``, while a fresh process replays the same sequence exactly). For output that
-depends only on its arguments, :func:`synthesize_batch` runs a list of requests in a fresh
-process.
+``espeak_Initialize``, while a fresh process replays the same sequence exactly), and it seeds its
+random generator (voice flutter and breath noise of variants such as ``+f2``) from the clock;
+every utterance therefore starts with ``espeak_ng_SetRandSeed(0)``. For output that depends only
+on its arguments, :func:`synthesize_batch` runs a list of requests in a fresh process.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class _Engine:
         for param, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch), (_PARAM_RANGE, pitch_range)):
             self.lib.espeak_SetParameter(param, int(value), 0)
         self._chunks, self._events = [], []
+        # espeak-ng seeds its own generator (flutter, breath noise) from the clock when it
+        # initialises; a fixed seed per utterance makes the samples independent of the time.
+        self.lib.espeak_ng_SetRandSeed(ctypes.c_long(0))
         data = text.encode("utf-8")
         status = self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         self.lib.espeak_Synchronize()

@@ -58,6 +58,22 @@ def place_token(audio: np.ndarray, left: int, length: int, peak: float) -> np.nd
     return frame
 
 
+def token_split(samples: pd.DataFrame, how: str, test_fraction: float, seed: int, official: np.ndarray | None = None) -> np.ndarray:
+    """Train/test labels for audio tokens: random 80/20 by ``token``, by ``speaker`` (no voice in
+    both splits), or ``official`` (``official`` is the boolean test mask of the corpus's own split)."""
+    if how == "official":
+        if official is None:
+            raise DataError("split_by: official is only defined for corpora with their own split (fsdd, timit); use token or speaker")
+        return np.where(official, "test", "train")
+    if how == "speaker":
+        speakers = np.sort(samples["speaker"].unique())
+        held = set(speakers[random_split(len(speakers), test_fraction, seed) == "test"])
+        return np.where(samples["speaker"].isin(held), "test", "train")
+    if how == "token":
+        return random_split(len(samples), test_fraction, seed)
+    raise DataError(f"split_by must be token, speaker or official, got {how!r}")
+
+
 def _voices(spec: Mapping[str, Any]) -> list[str]:
     languages: Sequence[str] = spec.get("languages", LANGUAGES)
     variants: Sequence[str] = spec.get("variants", VARIANTS)
@@ -134,13 +150,7 @@ def spoken_words(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
         )
     samples = pd.DataFrame(rows)
     test_fraction = float(spec.get("test_fraction", 0.2))
-    if spec.get("split_by", "token") == "speaker":
-        speakers = samples["speaker"].unique()
-        test_speakers = set(speakers[random_split(len(speakers), test_fraction, seed) == "test"])
-        split = np.where(samples["speaker"].isin(test_speakers), "test", "train")
-    else:
-        split = random_split(len(samples), test_fraction, seed)
-    samples.insert(1, "split", split)
+    samples.insert(1, "split", token_split(samples, spec.get("split_by", "token"), test_fraction, seed))
     info = {"words": words, "voices": len(voices), "sample_rate": sr, "length": length, "left_silence": left, "espeak_rate": 22050}
     return Dataset(samples, np.stack(frames)[:, None, :], info)
 
@@ -218,15 +228,141 @@ def fsdd(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
         logger.warning("fsdd: skipped %s (%s)", name, reason)
     samples = pd.DataFrame(rows)
     how, test_fraction, seed = spec.get("split_by", "official"), float(spec.get("test_fraction", 0.2)), int(spec.get("seed", 0))
-    if how == "official":
-        split = np.where(samples["index"] < 5, "test", "train")
-    elif how == "speaker":
-        speakers = np.sort(samples["speaker"].unique())
-        held = set(speakers[random_split(len(speakers), test_fraction, seed) == "test"])
-        split = np.where(samples["speaker"].isin(held), "test", "train")
-    else:
-        split = random_split(len(samples), test_fraction, seed)
-    samples.insert(1, "split", split)
+    samples.insert(1, "split", token_split(samples, how, test_fraction, seed, official=samples["index"].to_numpy() < 5))
     logger.info("fsdd: %d recordings of %d speakers", len(samples), samples["speaker"].nunique())
     info = {"sample_rate": sr, "length": length, "left_silence": left, "skipped": [b[0] for b in bad], "skipped_files": len(bad)}
+    return Dataset(samples, np.stack(frames)[:, None, :], info)
+
+
+# TIMIT's sibilant symbols; "sh" is written [ʃ] so that the sibilant column means the same for
+# every source.
+_TIMIT_SIBILANTS = {"s": "s", "sh": "ʃ"}
+
+
+def _read_marks(path: Any) -> list[tuple[int, int, str]]:
+    """The (start, end, label) lines of a TIMIT .WRD or .PHN file (sample positions at 16 kHz)."""
+    marks = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            raise DataError(f"timit: {path} line {number} is not 'start end label': {line!r}")
+        marks.append((int(parts[0]), int(parts[1]), parts[2]))
+    return marks
+
+
+def _sibling(wav: Any, suffix: str) -> Any:
+    """The annotation file beside ``wav`` with ``suffix`` in either case (distributions differ)."""
+    for candidate in (wav.with_suffix(suffix.upper()), wav.with_suffix(suffix.lower())):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@register("timit")
+def timit(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
+    """Words sliced from a TIMIT directory (LDC93S1; for users who hold the licence).
+
+    Every utterance ``*.WAV`` (NIST SPHERE as LDC ships it, or RIFF; upper or lower case names)
+    under ``path`` with its ``.WRD`` word and ``.PHN`` phone alignments is scanned; every
+    occurrence of a word in ``words`` (default: the eight of Beguš & Zhou) is cut at its .WRD
+    boundaries, resampled to ``sample_rate`` when the file's rate differs, and placed in the WaveGAN
+    frame as the synthesised words are (:func:`place_token`). ``phones``/``phone_starts``/
+    ``phone_ends`` are the .PHN phones inside the word (frame samples), and the sibilant columns
+    mark TIMIT's [s] or [sh] (as [ʃ]). ``speaker`` is the speaker folder, ``timit_split`` TIMIT's
+    own TRAIN/TEST folder. ``max_tokens_per_word`` keeps the first tokens of each word in path
+    order. Split: 80/20 by ``token`` (default), by ``speaker``, or ``official`` (TIMIT's folders).
+    """
+    from pathlib import Path
+
+    import soundfile
+    import torch
+    import torchaudio
+
+    from . import BadFilesError
+
+    root = Path(spec["path"])
+    if not root.is_dir():
+        raise DataError(f"timit: {root} is not a directory; point path at the TIMIT folder (the one holding TRAIN/ and TEST/)")
+    words = [w.lower() for w in spec.get("words", WORDS)]
+    if len(set(words)) != len(words) or not words:
+        raise DataError(f"timit: words must be distinct and non-empty, got {words}")
+    cap = spec.get("max_tokens_per_word")
+    sr, length = int(spec.get("sample_rate", 16000)), int(spec.get("length", 16384))
+    left = int(round(float(spec.get("left_silence_ms", 25.0)) * sr / 1000))
+    peak, crop = float(spec.get("peak", 0.95)), bool(spec.get("crop", False))
+    wavs = sorted(p for p in root.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
+    if not wavs:
+        raise DataError(f"timit: no .WAV files under {root}; point path at the TIMIT folder")
+    counts = dict.fromkeys(words, 0)
+    frames, rows, bad, too_long = [], [], [], []
+    resamplers: dict[int, Any] = {}
+    for wav in wavs:
+        wrd, phn = _sibling(wav, ".WRD"), _sibling(wav, ".PHN")
+        if wrd is None or phn is None:
+            continue
+        wanted = [(a, b, w) for a, b, w in _read_marks(wrd) if w.lower() in counts and (cap is None or counts[w.lower()] < cap)]
+        if not wanted:
+            continue
+        try:
+            audio, rate = soundfile.read(wav, dtype="float32", always_2d=True)
+        except Exception as err:  # noqa: BLE001 -- every unreadable file is reported together
+            bad.append((str(wav.relative_to(root)), f"{type(err).__name__}: {err}"))
+            continue
+        audio = audio.mean(axis=1)
+        phones = _read_marks(phn)
+        speaker, utterance = wav.parent.name.upper(), wav.stem.upper()
+        for a, b, word in wanted:
+            word = word.lower()
+            if cap is not None and counts[word] >= cap:
+                continue
+            x = audio[a:b]
+            scale = sr / rate
+            if rate != sr:
+                if rate not in resamplers:
+                    resamplers[rate] = torchaudio.transforms.Resample(rate, sr)
+                x = resamplers[rate](torch.from_numpy(np.ascontiguousarray(x))).numpy()
+            if left + len(x) > length:
+                if not crop:
+                    too_long.append(f"{speaker}/{utterance} '{word}' ({len(x)} samples)")
+                    continue
+                x = x[: length - left]
+            inside = [(s, left + int(round((pa - a) * scale)), left + int(round((pb - a) * scale))) for pa, pb, s in phones if pa >= a and pb <= b]
+            sib = next(((_TIMIT_SIBILANTS[s], pa, pb) for s, pa, pb in inside if s in _TIMIT_SIBILANTS), ("", -1, -1))
+            frames.append(place_token(x, left, length, peak))
+            rows.append(
+                {
+                    "id": f"{word}_{speaker}_{utterance}_{a}",
+                    "label": words.index(word),
+                    "word": word,
+                    "label_name": word,
+                    "speaker": speaker,
+                    "timit_split": next((p.name.upper() for p in wav.parents if p.name.upper() in ("TRAIN", "TEST")), ""),
+                    "n_speech": len(x),
+                    "phones": " ".join(s for s, _, _ in inside),
+                    "phone_starts": [pa for _, pa, _ in inside],
+                    "phone_ends": [pb for _, _, pb in inside],
+                    "sibilant": sib[0],
+                    "sibilant_start": sib[1],
+                    "sibilant_end": sib[2],
+                }
+            )
+            counts[word] += 1
+    if bad and not spec.get("skip_bad_files", False):
+        raise BadFilesError(str(root), bad)
+    if too_long:
+        raise DataError(f"timit: {len(too_long)} word token(s) longer than the {length}-sample frame, e.g. {', '.join(too_long[:3])}; set crop: true or raise length")
+    missing = [w for w, c in counts.items() if c == 0]
+    if missing:
+        raise DataError(f"timit: no tokens of {missing} under {root} (.WRD files checked); remove them from words or check path")
+    samples = pd.DataFrame(rows)
+    how, test_fraction, seed = spec.get("split_by", "token"), float(spec.get("test_fraction", 0.2)), int(spec.get("seed", 0))
+    if how == "official" and not ({"TRAIN", "TEST"} <= set(samples["timit_split"])):
+        raise DataError("timit: split_by official needs tokens under both TRAIN/ and TEST/ folders; use token or speaker")
+    samples.insert(1, "split", token_split(samples, how, test_fraction, seed, official=(samples["timit_split"] == "TEST").to_numpy()))
+    for name, reason in bad:
+        logger.warning("timit: skipped %s (%s)", name, reason)
+    logger.info("timit: %d tokens of %d words from %d speakers", len(samples), len(words), samples["speaker"].nunique())
+    info = {"words": words, "sample_rate": sr, "length": length, "left_silence": left, "skipped_files": len(bad)}
     return Dataset(samples, np.stack(frames)[:, None, :], info)
