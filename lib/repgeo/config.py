@@ -135,6 +135,9 @@ _PATH_KINDS = {
 }
 
 
+AUDIO_SOURCES = ("spoken_words", "fsdd", "timit")
+
+
 def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
     """Problems the schema cannot see: missing data paths and dangling dataset names."""
     problems: list[str] = []
@@ -172,7 +175,11 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
         for i, ext in enumerate(spec.get("external", [])):
             if not (Path(base) / ext["state_dict"]).exists():
                 problems.append(f"entropy_zoo.{name}.external[{i}].state_dict: {ext['state_dict']!r} does not exist")
-    for section in ("diffusion", "training", "entropy_init", "entropy_zoo"):
+    for name, spec in config.get("audio", {}).items():
+        source = datasets.get(spec.get("dataset"), {}).get("source")
+        if source is not None and source not in AUDIO_SOURCES:
+            problems.append(f"audio.{name}.dataset: {spec['dataset']!r} is a {source} dataset; the audio branch needs one of sources {', '.join(AUDIO_SOURCES)}")
+    for section in ("diffusion", "training", "entropy_init", "entropy_zoo", "audio"):
         for name, spec in config.get(section, {}).items():
             ds = spec.get("dataset")
             if ds not in datasets:
