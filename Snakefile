@@ -19,6 +19,9 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/entropy.smk"
 include: "workflow/rules/entropy_toys.smk"
 include: "workflow/rules/entropy_uses.smk"
+include: "workflow/rules/audio_models.smk"
+include: "workflow/rules/audio_layers.smk"
+include: "workflow/rules/audio_stats.smk"
 
 
 rule all:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -45,6 +46,26 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; on success it replaces ``path`` (and anything there).
+
+    On an exception the temporary folder is removed and ``path`` is left untouched, so a folder
+    output (e.g. one CSV per table) is either complete or absent.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp_path
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp_path, final)
+    except BaseException:
+        shutil.rmtree(tmp_path, ignore_errors=True)
         raise
 
 

@@ -1,6 +1,8 @@
 # Shared set-up of every stage: config validation, input functions, resources.
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 from repgeo.config import check_config
 from repgeo.runtime import prefer_fast_blas
 from repgeo.stages.entropy import SPECTRUM_KEYS
@@ -74,7 +76,7 @@ def runtime_min(base):
 
 
 def all_outputs():
-    out = ["results/data/overview.html"] + geometry_outputs() + training_outputs() + uses_outputs()
+    out = ["results/data/overview.html"] + geometry_outputs() + training_outputs() + uses_outputs() + audio_outputs()
     for name in config["diffusion"]:
         out += expand(
             "results/diffusion/{name}/{f}",
@@ -369,3 +371,121 @@ def zoo_table_inputs(wildcards):
 def uses_outputs():
     out = expand("results/entropy_init/{name}/{f}", name=list(config["entropy_init"]), f=["curves.parquet", "initialisation.png"])
     return out + expand("results/entropy_zoo/{name}/{f}", name=list(config["entropy_zoo"]), f=["models.parquet", "correlations.parquet", "zoo.png"])
+
+
+# --- audio ---------------------------------------------------------------------------------------
+
+
+wildcard_constraints:
+    network="qnet|reference",
+    analysis="words|sounds",
+
+
+def audio_entry(wildcards):
+    return config["audio"][wildcards.name]
+
+
+def audio_data(wildcards):
+    return _dataset_files(audio_entry(wildcards)["dataset"])
+
+
+def audio_samples(wildcards):
+    return _dataset_files(audio_entry(wildcards)["dataset"])["samples"]
+
+
+def audio_sample_rate(wildcards):
+    return config["datasets"][audio_entry(wildcards)["dataset"]]["sample_rate"]
+
+
+def audio_gpus(wildcards):
+    return 1 if audio_entry(wildcards)["gpu"] else 0
+
+
+def audio_gan_spec(wildcards):
+    # The sample sheets' size does not change the training.
+    entry = audio_entry(wildcards)
+    return {"label": entry["label"], "gan": {k: v for k, v in entry["gan"].items() if k != "samples_per_code"}}
+
+
+def audio_eval_spec(wildcards):
+    entry = audio_entry(wildcards)
+    return {
+        "label": entry["label"],
+        "samples_per_code": entry["gan"]["samples_per_code"],
+        "seed": entry["gan"]["seed"],
+        "sample_rate": audio_sample_rate(wildcards),
+    }
+
+
+def audio_reference_spec(wildcards):
+    entry = audio_entry(wildcards)
+    return {"label": entry["label"], "reference_cnn": entry["reference_cnn"]}
+
+
+def audio_network_model(wildcards):
+    folder = "gan" if wildcards.network == "qnet" else "reference"
+    return f"results/audio/{wildcards.name}/{folder}/model.pt"
+
+
+def audio_analysis_spec(wildcards):
+    entry = audio_entry(wildcards)
+    return {k: entry[k] for k in ("label", "reference_level", "analysis")}
+
+
+def audio_gamm_data_spec(wildcards):
+    entry = audio_entry(wildcards)
+    gamm = {k: entry["gamm"][k] for k in ("bins", "stop_ms", "layers")}
+    return {"label": entry["label"], "gamm": gamm, "contrast": entry["contrast"]}
+
+
+def audio_gamm_settings(wildcards):
+    """What an engine's fit depends on; reference None: the first level in the data's order."""
+    entry = audio_entry(wildcards)
+    gamm = entry["gamm"]
+    reference = entry["contrast"]["sounds"][0] if wildcards.analysis == "sounds" else entry["reference_level"]
+    return {"reference": reference, **{k: gamm[k] for k in ("k", "random_smooths", "ar1", "grid")}}
+
+
+_MGCV = {}
+
+
+def mgcv_installed():
+    """Whether Rscript with mgcv runs here (asked once per workflow run)."""
+    if "ok" not in _MGCV:
+        from repgeo.stats.gamm import mgcv_available
+
+        _MGCV["ok"] = mgcv_available()
+    return _MGCV["ok"]
+
+
+def audio_engines(wildcards):
+    engines = audio_entry(wildcards)["gamm"]["engines"]
+    if engines == "auto":
+        return ["mgcv", "python"] if mgcv_installed() else ["python"]
+    if "mgcv" in engines and not mgcv_installed():
+        raise WorkflowError(
+            f"audio.{wildcards.name}.gamm.engines asks for mgcv but Rscript with mgcv is not installed; "
+            "install it (Debian: apt-get install r-base-core r-cran-mgcv) or set engines: [python] or auto"
+        )
+    return list(engines)
+
+
+def audio_gamm_engine_dirs(wildcards):
+    base = f"results/audio/{wildcards.name}/gamm/{wildcards.network}/{wildcards.analysis}"
+    return {engine: f"{base}.{engine}" for engine in audio_engines(wildcards)}
+
+
+def audio_networks(entry):
+    return ["qnet"] + (["reference"] if entry["reference_cnn"]["enabled"] else [])
+
+
+def audio_outputs():
+    out = []
+    for name, entry in config["audio"].items():
+        base = f"results/audio/{name}"
+        out += [f"{base}/gan/confusion.png", f"{base}/gan/spectrograms.png"]
+        analyses = ["words"] + (["sounds"] if entry["contrast"]["enabled"] else [])
+        for network in audio_networks(entry):
+            out.append(f"{base}/layers/{network}.png")
+            out += [f"{base}/gamm/{network}/{a}{suffix}" for a in analyses for suffix in (".png", "_table.html")]
+    return out

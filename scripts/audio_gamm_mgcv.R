@@ -1,0 +1,34 @@
+# Snakemake script (rule audio_gamm_mgcv): mgcv GAMMs of every layer of one analysis, through
+# lib/repgeo/stats/gamm_mgcv.R; writes the engine's CSV tables into a temporary folder that is
+# renamed to the output folder only when every layer has been fitted.
+log <- file(snakemake@log[[1]], open = "wt")
+sink(log)
+sink(log, type = "message")
+source(snakemake@params[["library"]])
+
+s <- snakemake@params[["settings"]]
+path <- snakemake@input[["data"]]
+header <- names(read.csv(path, nrows = 1))
+factor <- setdiff(header, c("layer", "token", "time", "value"))
+if (length(factor) != 1) stop(path, " must have the columns layer, token, time, value and one factor column")
+data <- read.csv(path, colClasses = setNames(rep("character", 3), c("layer", "token", factor)))
+reference <- if (is.null(s$reference)) data[[factor]][1] else s$reference
+tables <- list()
+for (layer in unique(data$layer)) {
+  message(format(Sys.time()), " ", layer, ": mgcv GAMM of ", sum(data$layer == layer), " rows")
+  fit <- repgeo_gamm_fit(data[data$layer == layer, setdiff(names(data), "layer")], NULL,
+                         factor = factor, reference = reference, k = as.integer(s$k),
+                         random_smooths = isTRUE(s$random_smooths), ar1 = isTRUE(s$ar1), grid = as.integer(s$grid))
+  for (name in c("parametric", "smooths", "curves", "differences", "settings")) {
+    tables[[name]] <- rbind(tables[[name]], cbind(data.frame(layer = layer), fit[[name]]))
+  }
+  rho <- fit$settings$value[fit$settings$key == "rho"]
+  message(format(Sys.time()), " ", layer, ": done, rho ", rho)
+}
+out <- snakemake@output[["tables"]]
+tmp <- paste0(dirname(out), "/.", basename(out), ".tmp")
+unlink(tmp, recursive = TRUE)
+dir.create(tmp, recursive = TRUE)
+for (name in names(tables)) write.csv(tables[[name]], file.path(tmp, paste0(name, ".csv")), row.names = FALSE)
+unlink(out, recursive = TRUE)
+if (!file.rename(tmp, out)) stop("could not rename ", tmp, " to ", out)

@@ -1,0 +1,101 @@
+# Audio branch, statistics: GAMMs of the layer curves per layer, by R's mgcv and by the Python route.
+
+
+rule audio_gamm_data:
+    input:
+        table="results/audio/{name}/layers/{network}.parquet",
+        samples=audio_samples,
+    output:
+        words="results/audio/{name}/gamm/{network}/words.csv",
+        sounds="results/audio/{name}/gamm/{network}/sounds.csv",
+    params:
+        spec=audio_gamm_data_spec,
+        sample_rate=audio_sample_rate,
+    log:
+        "results/logs/audio_gamm_data/{name}/{network}.log",
+    benchmark:
+        "results/benchmarks/audio_gamm_data/{name}/{network}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime_min(20),
+    script:
+        "../../scripts/audio_gamm_data.py"
+
+
+rule audio_gamm_mgcv:
+    input:
+        data="results/audio/{name}/gamm/{network}/{analysis}.csv",
+    output:
+        tables=directory("results/audio/{name}/gamm/{network}/{analysis}.mgcv"),
+    params:
+        settings=audio_gamm_settings,
+        library=workflow.source_path("../../lib/repgeo/stats/gamm_mgcv.R"),
+    log:
+        "results/logs/audio_gamm_mgcv/{name}/{network}/{analysis}.log",
+    benchmark:
+        "results/benchmarks/audio_gamm_mgcv/{name}/{network}/{analysis}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(6000),
+        runtime=runtime_min(120),
+    script:
+        "../../scripts/audio_gamm_mgcv.R"
+
+
+rule audio_gamm_python:
+    input:
+        data="results/audio/{name}/gamm/{network}/{analysis}.csv",
+    output:
+        tables=directory("results/audio/{name}/gamm/{network}/{analysis}.python"),
+    params:
+        settings=audio_gamm_settings,
+    log:
+        "results/logs/audio_gamm_python/{name}/{network}/{analysis}.log",
+    benchmark:
+        "results/benchmarks/audio_gamm_python/{name}/{network}/{analysis}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(6000),
+        runtime=runtime_min(120),
+    script:
+        "../../scripts/audio_gamm_python.py"
+
+
+rule audio_gamm_tables:
+    input:
+        unpack(audio_gamm_engine_dirs),
+    output:
+        parametric="results/audio/{name}/gamm/{network}/{analysis}_parametric.parquet",
+        smooths="results/audio/{name}/gamm/{network}/{analysis}_smooths.parquet",
+        curves="results/audio/{name}/gamm/{network}/{analysis}_curves.parquet",
+        differences="results/audio/{name}/gamm/{network}/{analysis}_differences.parquet",
+        intervals="results/audio/{name}/gamm/{network}/{analysis}_intervals.parquet",
+        settings="results/audio/{name}/gamm/{network}/{analysis}_settings.parquet",
+        html=report(
+            "results/audio/{name}/gamm/{network}/{analysis}_table.html",
+            caption="../report/audio_gamm_table.rst",
+            category="Audio",
+            subcategory="{name}",
+            labels={"branch": "{name}", "figure": "GAMM table, {network}, {analysis}"},
+        ),
+        png=report(
+            "results/audio/{name}/gamm/{network}/{analysis}.png",
+            caption="../report/audio_gamm.rst",
+            category="Audio",
+            subcategory="{name}",
+            labels={"branch": "{name}", "figure": "GAMM curves, {network}, {analysis}"},
+        ),
+    params:
+        engines=audio_engines,
+        dpi=config["report"]["dpi"],
+    log:
+        "results/logs/audio_gamm_tables/{name}/{network}/{analysis}.log",
+    benchmark:
+        "results/benchmarks/audio_gamm_tables/{name}/{network}/{analysis}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime_min(20),
+    script:
+        "../../scripts/audio_gamm_tables.py"
