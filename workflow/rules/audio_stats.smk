@@ -39,6 +39,9 @@ rule audio_gamm_mgcv:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(120),
+    # Only used with --sdm conda; otherwise Rscript comes from the system (Debian: r-cran-mgcv).
+    conda:
+        "../envs/r-mgcv.yaml"
     script:
         "../../scripts/audio_gamm_mgcv.R"
 
