@@ -74,6 +74,21 @@ def token_split(samples: pd.DataFrame, how: str, test_fraction: float, seed: int
     raise DataError(f"split_by must be token, speaker or official, got {how!r}")
 
 
+def phone_columns(phones: Sequence[tuple[str, int, int]], sibilants: Mapping[str, str]) -> dict[str, Any]:
+    """The phone columns of a token: ``phones`` (space-separated symbols), ``phone_starts``,
+    ``phone_ends`` (frame samples) and its first sibilant (``sibilants`` maps the source's symbol
+    to [s] or [ʃ]) with its interval; '' and -1 when it has none."""
+    sib = next(((sibilants[s], a, b) for s, a, b in phones if s in sibilants), ("", -1, -1))
+    return {
+        "phones": " ".join(s for s, _, _ in phones),
+        "phone_starts": [a for _, a, _ in phones],
+        "phone_ends": [b for _, _, b in phones],
+        "sibilant": sib[0],
+        "sibilant_start": sib[1],
+        "sibilant_end": sib[2],
+    }
+
+
 def _voices(spec: Mapping[str, Any]) -> list[str]:
     languages: Sequence[str] = spec.get("languages", LANGUAGES)
     variants: Sequence[str] = spec.get("variants", VARIANTS)
@@ -128,7 +143,6 @@ def spoken_words(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
         frame += rng.normal(0.0, noise, length).astype(np.float32)
         frames.append(np.clip(frame, -1.0, 1.0))
         phones = [(s, left + int(round(a * scale)), left + int(round(b * scale))) for s, a, b in utt.phones]
-        sib = next(((s, a, b) for s, a, b in phones if s in SIBILANTS), ("", -1, -1))
         rows.append(
             {
                 "id": f"{word}_{k:04d}",
@@ -140,12 +154,7 @@ def spoken_words(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
                 "pitch": p,
                 "pitch_range": pr,
                 "n_speech": len(audio),
-                "phones": " ".join(s for s, _, _ in phones),
-                "phone_starts": [a for _, a, _ in phones],
-                "phone_ends": [b for _, _, b in phones],
-                "sibilant": sib[0],
-                "sibilant_start": sib[1],
-                "sibilant_end": sib[2],
+                **phone_columns(phones, {sym: sym for sym in SIBILANTS}),
             }
         )
     samples = pd.DataFrame(rows)
@@ -329,7 +338,6 @@ def timit(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
                     continue
                 x = x[: length - left]
             inside = [(s, left + int(round((pa - a) * scale)), left + int(round((pb - a) * scale))) for pa, pb, s in phones if pa >= a and pb <= b]
-            sib = next(((_TIMIT_SIBILANTS[s], pa, pb) for s, pa, pb in inside if s in _TIMIT_SIBILANTS), ("", -1, -1))
             frames.append(place_token(x, left, length, peak))
             rows.append(
                 {
@@ -340,12 +348,7 @@ def timit(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
                     "speaker": speaker,
                     "timit_split": next((p.name.upper() for p in wav.parents if p.name.upper() in ("TRAIN", "TEST")), ""),
                     "n_speech": len(x),
-                    "phones": " ".join(s for s, _, _ in inside),
-                    "phone_starts": [pa for _, pa, _ in inside],
-                    "phone_ends": [pb for _, _, pb in inside],
-                    "sibilant": sib[0],
-                    "sibilant_start": sib[1],
-                    "sibilant_end": sib[2],
+                    **phone_columns(inside, _TIMIT_SIBILANTS),
                 }
             )
             counts[word] += 1

@@ -82,12 +82,18 @@ def analysed_tokens(samples: pd.DataFrame, spec: Spec) -> np.ndarray:
     return rows
 
 
-def layer_inputs(samples_path: str, arrays_path: str, spec: Spec) -> tuple[pd.DataFrame, np.ndarray]:
-    """The analysed tokens (id, word, speaker and the phone columns) and their audio."""
+def load_audio(samples_path: str, arrays_path: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """A prepared audio dataset: its samples table and its N x 1 x samples frames."""
     samples = io.read_parquet(samples_path)
     arrays = io.load_tensor(arrays_path).numpy()
     if arrays.ndim != 3 or arrays.shape[1] != 1:
         raise DataError(f"{arrays_path} holds arrays of shape {arrays.shape}; the audio branch needs N x 1 x samples frames (an audio source)")
+    return samples, arrays
+
+
+def layer_inputs(samples_path: str, arrays_path: str, spec: Spec) -> tuple[pd.DataFrame, np.ndarray]:
+    """The analysed tokens (id, word, speaker and the phone columns) and their audio."""
+    samples, arrays = load_audio(samples_path, arrays_path)
     rows = analysed_tokens(samples, spec)
     tokens = samples.iloc[rows].reset_index(drop=True).copy()
     tokens["word"] = token_words(tokens, spec.get("label", "word"))

@@ -31,7 +31,7 @@ import pandas as pd
 
 from .. import io
 from ..data import DataError
-from .audio_analysis import token_words, word_order
+from .audio_analysis import load_audio, token_words, word_order
 
 logger = logging.getLogger("repgeo")
 
@@ -43,10 +43,7 @@ def _digest(obj: Any) -> str:
 
 
 def _split_audio(arrays_path: str, samples_path: str, label: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    samples = io.read_parquet(samples_path)
-    arrays = io.load_tensor(arrays_path).numpy()
-    if arrays.ndim != 3 or arrays.shape[1] != 1:
-        raise DataError(f"{arrays_path} holds arrays of shape {arrays.shape}; the audio branch needs N x 1 x samples frames (an audio source)")
+    samples, arrays = load_audio(samples_path, arrays_path)
     return samples, arrays, word_order(samples, label)
 
 
