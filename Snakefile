@@ -22,6 +22,7 @@ include: "workflow/rules/entropy_uses.smk"
 include: "workflow/rules/audio_models.smk"
 include: "workflow/rules/audio_layers.smk"
 include: "workflow/rules/audio_stats.smk"
+include: "workflow/rules/generative.smk"
 
 
 rule all:

@@ -42,3 +42,18 @@ def test_bad_dataset_name_and_missing_required_key():
         validate({"datasets": {"my data": {"source": "sklearn_digits"}}}, SCHEMA)
     with pytest.raises(ConfigError, match=r"datasets.m: missing required key 'path'"):
         validate({"datasets": {"m": {"source": "mnist"}}}, SCHEMA)
+
+
+def test_generative_entries_need_an_image_dataset_and_existing_inception_weights(tmp_path):
+    cfg = validate(
+        {
+            "datasets": {"words": {"source": "spoken_words"}, "digits": {"source": "sklearn_digits"}},
+            "generative": {"a": {"dataset": "words"}, "b": {"dataset": "digits", "evaluation": {"inception_weights": "nope.pth"}}},
+        },
+        SCHEMA,
+    )
+    problems = check_references(cfg, base=tmp_path)
+    assert any("generative.a.dataset: 'words' is a spoken_words dataset; the generative branch needs images" in p for p in problems), problems
+    assert any("generative.b.evaluation.inception_weights: 'nope.pth' is not a file" in p for p in problems), problems
+    with pytest.raises(ConfigError, match=r"generative.b.models\[0\]: 'vae' is not one of"):
+        validate({"datasets": {"digits": {"source": "sklearn_digits"}}, "generative": {"b": {"dataset": "digits", "models": ["vae"]}}}, SCHEMA)

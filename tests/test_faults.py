@@ -14,7 +14,7 @@ import pytest
 
 from repgeo import io
 
-from workflow_helpers import REPO, planned_jobs, snakemake, write_config
+from workflow_helpers import REPO, local_env, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -24,7 +24,7 @@ def _start(work, *args, env=None):
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--configfile", str(work / "config.yaml"), *args]
     return subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **(env or {})}, start_new_session=True)
+                            env=local_env(env), start_new_session=True)
 
 
 def test_kill_mid_write_leaves_no_complete_looking_artifact_and_is_rerun(tmp_path):

@@ -12,7 +12,7 @@ from repgeo import io
 from repgeo.data import load_dataset
 from repgeo.diffusion import diffusion_map
 
-from workflow_helpers import planned_jobs, snakemake, write_config
+from workflow_helpers import local_env, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -265,7 +265,7 @@ def test_lint_reports_only_the_environment_suggestion(repo_root):
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint"], cwd=repo_root, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "snakemake", "--lint"], cwd=repo_root, capture_output=True, text=True, timeout=300, env=local_env()
     )
     out = proc.stdout + proc.stderr
     lints = [line.strip() for line in out.splitlines() if line.strip().startswith("* ")]

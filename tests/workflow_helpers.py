@@ -6,11 +6,32 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def local_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a local-executor Snakemake run (and of the jobs it spawns).
+
+    Snakemake imports every installed executor plugin, and importing
+    snakemake-executor-plugin-slurm runs ``scontrol show config``; on a machine with SLURM's
+    client tools but no reachable controller (e.g. after tests/test_slurm.py stopped its cluster)
+    that call blocks about 9 s, in Snakemake itself and again in every job. Local runs do not use
+    SLURM, so their PATH starts with a folder whose ``scontrol`` fails at once.
+    """
+    shim = Path(tempfile.gettempdir()) / f"repgeo-no-slurm-{os.getuid()}"
+    tool = shim / "scontrol"
+    if not tool.exists():
+        shim.mkdir(exist_ok=True)
+        tmp = shim / f".scontrol.{os.getpid()}"
+        tmp.write_text("#!/bin/sh\nexit 1\n")
+        tmp.chmod(0o755)
+        tmp.replace(tool)
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}", **(extra or {})}
 
 
 def write_config(workdir: Path, config: dict) -> Path:
@@ -33,8 +54,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
         str(workdir / "config.yaml"),
         *args,
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=local_env())
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc

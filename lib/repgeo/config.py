@@ -136,6 +136,7 @@ _PATH_KINDS = {
 
 
 AUDIO_SOURCES = ("spoken_words", "fsdd", "timit")
+IMAGE_SOURCES = ("sklearn_digits", "lfw_faces", "natural_images", "mnist", "cifar10", "olivetti", "image_folder", "celeba")
 
 
 def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
@@ -179,7 +180,14 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
         source = datasets.get(spec.get("dataset"), {}).get("source")
         if source is not None and source not in AUDIO_SOURCES:
             problems.append(f"audio.{name}.dataset: {spec['dataset']!r} is a {source} dataset; the audio branch needs one of sources {', '.join(AUDIO_SOURCES)}")
-    for section in ("diffusion", "training", "entropy_init", "entropy_zoo", "audio"):
+    for name, spec in config.get("generative", {}).items():
+        source = datasets.get(spec.get("dataset"), {}).get("source")
+        if source is not None and source not in IMAGE_SOURCES:
+            problems.append(f"generative.{name}.dataset: {spec['dataset']!r} is a {source} dataset; the generative branch needs images, one of sources {', '.join(IMAGE_SOURCES)}")
+        weights = spec.get("evaluation", {}).get("inception_weights")
+        if weights and not (Path(base) / weights).is_file():
+            problems.append(f"generative.{name}.evaluation.inception_weights: {weights!r} is not a file; give a torchvision inception_v3 state-dict file or null")
+    for section in ("diffusion", "training", "entropy_init", "entropy_zoo", "audio", "generative"):
         for name, spec in config.get(section, {}).items():
             ds = spec.get("dataset")
             if ds not in datasets:

@@ -76,7 +76,7 @@ def runtime_min(base):
 
 
 def all_outputs():
-    out = ["results/data/overview.html"] + geometry_outputs() + training_outputs() + uses_outputs() + audio_outputs()
+    out = ["results/data/overview.html"] + geometry_outputs() + training_outputs() + uses_outputs() + audio_outputs() + generative_outputs()
     for name in config["diffusion"]:
         out += expand(
             "results/diffusion/{name}/{f}",
@@ -489,3 +489,62 @@ def audio_outputs():
             out.append(f"{base}/layers/{network}.png")
             out += [f"{base}/gamm/{network}/{a}{suffix}" for a in analyses for suffix in (".png", "_table.html")]
     return out
+
+
+# --- generative ----------------------------------------------------------------------------------
+
+
+wildcard_constraints:
+    model="ae|swae|scfwae|scwae|scvmae|sksae|cwae",
+
+
+# Keys of a generative entry that its trainings depend on (the evaluation, the feature classifier
+# and the sheets have their own rules, so changing them retrains no autoencoder).
+GENERATIVE_TRAIN_KEYS = ("arch", "latent_dim", "width", "depth", "epochs", "batch_size", "lr", "cost", "weight", "n_projections", "eval_every", "seed")
+
+
+def generative_entry(wildcards):
+    return config["generative"][wildcards.name]
+
+
+def generative_data(wildcards):
+    return _dataset_files(generative_entry(wildcards)["dataset"])
+
+
+def generative_gpus(wildcards):
+    return 1 if generative_entry(wildcards)["gpu"] else 0
+
+
+def generative_train_spec(wildcards):
+    entry = generative_entry(wildcards)
+    return {k: entry[k] for k in GENERATIVE_TRAIN_KEYS}
+
+
+def generative_feature_spec(wildcards):
+    return {"feature_net": generative_entry(wildcards)["feature_net"]}
+
+
+def generative_eval_spec(wildcards):
+    return {"evaluation": generative_entry(wildcards)["evaluation"]}
+
+
+def generative_sheet_spec(wildcards):
+    return {"sheets": generative_entry(wildcards)["sheets"]}
+
+
+def generative_dataset(wildcards):
+    return generative_entry(wildcards)["dataset"]
+
+
+def generative_model_files(kind):
+    def files(wildcards):
+        models = generative_entry(wildcards)["models"]
+        return [f"results/generative/{wildcards.name}/{m}/{kind}" for m in models]
+
+    return files
+
+
+def generative_outputs():
+    names = list(config["generative"])
+    files = ["table.html", "curves.png", "reconstructions.png", "samples.png", "interpolations.png"]
+    return expand("results/generative/{name}/{f}", name=names, f=files)

@@ -1,0 +1,101 @@
+"""Figures of the generative branch: metric curves over training (Knop et al., "Sliced generative
+models", Figures 3-4), image sheets of test reconstructions, random samples and latent
+interpolations (Figures 1-2), and the rendered Table 1."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# Curves shown in the figure, with the target each metric approaches for a code distribution
+# equal to N(0, I) (None: lower is better, no fixed target). Every metric is in the parquet table.
+CURVES: dict[str, str] = {
+    "reconstruction_error": "test reconstruction error",
+    "mardia_skewness": "Mardia skewness vs N(0, I) (target 0)",
+    "mardia_kurtosis_normalised": "|Mardia kurtosis - D(D+2)| (target 0)",
+    "sw_latent": "sliced W2 of codes to N(0, I)",
+    "cw_latent": "Cramér-Wold distance of codes to N(0, I)",
+    "fd_classifier": "Fréchet distance, in-workflow classifier features",
+    "kid_classifier": "KID, in-workflow classifier features",
+    "sw_pixels": "sliced W2, generated vs test pixels",
+    "fid": "FID (Inception weights supplied by the user)",
+}
+LOG_SCALE = {"mardia_skewness", "mardia_kurtosis_normalised", "sw_latent", "cw_latent", "fd_classifier", "sw_pixels", "fid"}
+
+
+def plot_curves(metrics: pd.DataFrame, title: str) -> plt.Figure:
+    """One panel per metric of :data:`CURVES` present in ``metrics`` (long: model, epoch, columns)."""
+    shown = [m for m in CURVES if m in metrics.columns and metrics[m].notna().any()]
+    cols = 3
+    rows = math.ceil(len(shown) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, metric in zip(axes.flat, shown, strict=False):
+        for model, part in metrics.groupby("model", sort=False):
+            part = part.sort_values("epoch")
+            ax.plot(part["epoch"], part[metric], marker="o", ms=2.5, lw=1.2, label=model)
+        ax.set_title(CURVES[metric], fontsize=9)
+        ax.set_xlabel("epoch")
+        if metric in LOG_SCALE and (metrics[metric] > 0).all():
+            ax.set_yscale("log")
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _tile(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """images (rows * cols, C, H, W) in [0, 1] -> one (rows H, cols W, C) mosaic with 1-px gaps."""
+    n, c, h, w = images.shape
+    out = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1, c))
+    for k in range(min(n, rows * cols)):
+        r, q = divmod(k, cols)
+        out[r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = images[k].transpose(1, 2, 0)
+    return np.clip(out, 0, 1)
+
+
+def image_sheets(sheets: Mapping[str, np.ndarray], rows: int, cols: int, title: str) -> plt.Figure:
+    """One mosaic per model (``sheets[model]``: rows * cols images, C x H x W in [0, 1])."""
+    n = len(sheets)
+    per_row = min(n, 4)
+    grid_rows = math.ceil(n / per_row)
+    fig, axes = plt.subplots(grid_rows, per_row, figsize=(3.2 * per_row, 3.2 * grid_rows * rows / cols + 0.4), squeeze=False)
+    for ax, (model, images) in zip(axes.flat, sheets.items(), strict=False):
+        mosaic = _tile(np.asarray(images, dtype=np.float64), rows, cols)
+        ax.imshow(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(model, fontsize=9)
+        ax.axis("off")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def reconstruction_rows(originals: np.ndarray, reconstructions: np.ndarray, cols: int) -> np.ndarray:
+    """Interleave rows of ``cols`` originals and their reconstructions (odd rows originals, as in
+    the paper's Figure 1)."""
+    pairs = len(originals) // cols
+    out: list[np.ndarray] = []
+    for r in range(pairs):
+        out += [originals[r * cols : (r + 1) * cols], reconstructions[r * cols : (r + 1) * cols]]
+    return np.concatenate(out)
+
+
+def table_html(table: pd.DataFrame, metrics: Sequence[str], title: str, note: str) -> str:
+    """Table 1 as a small HTML page: one row per dataset x model, one column per metric."""
+    shown = table.set_index(["dataset", "model", "epoch"])[[m for m in metrics if m in table.columns]]
+    body = shown.to_html(float_format=lambda v: f"{v:.4g}", border=0, classes="table")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{t}</title>"
+        "<style>body{{font-family:sans-serif}} table{{border-collapse:collapse}} td,th{{padding:3px 8px;text-align:right}}"
+        " tr:nth-child(even){{background:#f2f2f2}}</style></head><body><h2>{t}</h2><p>{n}</p>{b}</body></html>"
+    ).format(t=title, n=note, b=body)
