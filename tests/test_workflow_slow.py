@@ -37,6 +37,16 @@ def test_default_run_and_report(tmp_path):
                 "entropy_toys/dimension.png", "entropy_toys/spd.png", "entropy_toys/tree.png", "entropy_toys/runtime.png"):
         assert (tmp_path / "results" / fig).stat().st_size > 10_000, fig
         assert fig.rsplit("/", 1)[1] in html
+    # Generative branch (issue 7 acceptance): all seven models on digits, Table 1 and curves in the
+    # report; the distance terms bring the codes closer to N(0, I) than the plain autoencoder's.
+    table = io.read_parquet(tmp_path / "results/generative/digits/table.parquet").set_index("model")
+    assert sorted(table.index) == sorted(["ae", "swae", "scfwae", "scwae", "scvmae", "sksae", "cwae"])
+    for model in ("swae", "scfwae", "scwae", "cwae"):
+        assert table.loc[model, "sw_latent"] < 0.5 * table.loc["ae", "sw_latent"], model
+    assert table["feature_net_accuracy"].iloc[0] > 0.9
+    for fig in ("curves.png", "table.html", "reconstructions.png", "samples.png", "interpolations.png"):
+        assert (tmp_path / "results/generative/digits" / fig).stat().st_size > 5_000, fig
+        assert fig in html
     assert planned_jobs(tmp_path) == {}
 
 
@@ -60,6 +70,8 @@ NONDETERMINISTIC = {
     "results/audio/*/gan/history.parquet": "the seconds column (losses are exact)",
     "results/audio/*/gan/model.pt": "the history's seconds inside the checkpoint (weights are exact)",
     "results/audio/*/gan/checkpoints-*/step*.pt": "the same, for the kept checkpoints",
+    "results/generative/*/*/history.parquet": "the seconds column (costs are exact)",
+    "results/generative/*/*/work-*/state.pt": "the history's seconds inside the training state (weights are exact)",
 }
 
 
@@ -83,6 +95,9 @@ def test_default_run_is_deterministic(tmp_path):
     gan = [r / "results/audio/spoken_words/gan" for r in runs]
     history = [io.read_parquet(g / "history.parquet") for g in gan]
     assert history[0].drop(columns="seconds").equals(history[1].drop(columns="seconds"))
+    for model in ("ae", "scfwae", "cwae"):
+        history = [io.read_parquet(r / f"results/generative/digits/{model}/history.parquet") for r in runs]
+        assert history[0].drop(columns="seconds").equals(history[1].drop(columns="seconds")), model
     models = [io.load_tensor(g / "model.pt") for g in gan]
     for net in ("G", "D", "Q"):
         for key, value in models[0][net].items():
