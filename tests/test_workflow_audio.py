@@ -136,6 +136,11 @@ def test_mgcv_tables_equal_a_direct_mgcv_fit(audio_run):
     np.testing.assert_allclose(smooths["p"].to_numpy(), direct.smooths["p"].to_numpy(), rtol=1e-5, atol=1e-12)
 
 
+def test_a_finished_run_plans_nothing(audio_run):
+    # Regression: the mgcv rule's params once held a per-process cache path and reran every fit.
+    assert planned_jobs(audio_run) == {}
+
+
 def test_report_shows_the_audio_branch(audio_run):
     snakemake(audio_run, "--report", "report.html")
     html = (audio_run / "report.html").read_text(errors="replace")

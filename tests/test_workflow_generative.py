@@ -96,6 +96,10 @@ def test_table_and_figures(gen_run):
         assert (base / f"{name}.png").stat().st_size > 10_000, name
 
 
+def test_a_finished_run_plans_nothing(gen_run):
+    assert planned_jobs(gen_run) == {}
+
+
 def test_report_shows_the_generative_branch(gen_run):
     snakemake(gen_run, "--report", "report.html")
     html = (gen_run / "report.html").read_text(errors="replace")

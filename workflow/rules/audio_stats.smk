@@ -30,7 +30,9 @@ rule audio_gamm_mgcv:
         tables=directory("results/audio/{name}/gamm/{network}/{analysis}.mgcv"),
     params:
         settings=audio_gamm_settings,
-        library=workflow.source_path("../../lib/repgeo/stats/gamm_mgcv.R"),
+        # The checkout's path, not workflow.source_path(): that resolves to a new temporary
+        # cache folder in every Snakemake process, which changed the params and reran every fit.
+        library=str(Path(workflow.basedir) / "lib" / "repgeo" / "stats" / "gamm_mgcv.R"),
     log:
         "results/logs/audio_gamm_mgcv/{name}/{network}/{analysis}.log",
     benchmark:
