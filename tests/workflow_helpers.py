@@ -116,6 +116,11 @@ def _differences(a, b, where: str, rtol: float, atol: float) -> list[str]:
         if x.shape != y.shape or not np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True):
             return [f"{where}: arrays differ (shapes {x.shape}, {y.shape})"]
         return []
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and all(isinstance(v, (int, float)) for v in (*a, *b)):
+        # Numeric lists (histories in checkpoints) as numbers: NaN (epoch 0's loss) equals NaN.
+        if not np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=rtol, atol=atol, equal_nan=True):
+            return [f"{where}: values differ"]
+        return []
     return [] if a == b else [f"{where}: values differ"]
 
 
