@@ -427,6 +427,15 @@ def test_celeba_tiny_layout(tmp_path):
     assert list(ds.samples["split"]) == ["test", "train", "train", "train"]
 
 
+def test_celeba_random_split_for_partial_copies(tmp_path):
+    root, _ = _celeba_folder(tmp_path)
+    ds = celeba({"path": str(root), "skip_bad_files": True, "split": "random", "test_fraction": 0.5, "seed": 3}, LOG)
+    assert sorted(ds.samples["split"]) == ["test", "test", "train", "train"]
+    assert list(ds.samples["partition"]) == ["train", "train", "valid", "test"]  # the official partition stays a column
+    with pytest.raises(DataError, match="split must be 'official' or 'random'"):
+        celeba({"path": str(root), "skip_bad_files": True, "split": "kfold"}, LOG)
+
+
 def test_celeba_crop_then_resize(tmp_path):
     root, written = _celeba_folder(tmp_path)
     spec = {"path": str(root), "n": 2, "sample": "first", "crop": [6, 8], "size": 4, "grayscale": True}

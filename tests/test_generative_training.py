@@ -131,3 +131,12 @@ def test_evaluate_epoch_reports_every_metric(digits, tmp_path):
               "sw_latent", "cw_latent", "fd_classifier", "kid_classifier", "sw_pixels"):  # fmt: skip
         assert np.isfinite(row[k]), k
     assert row == evaluate_epoch(res.model, 2, X_test, [net], real, settings)  # seeded: the same numbers again
+
+
+def test_rank_deficient_codes_leave_only_the_standardised_mardia_test_undefined():
+    # Dead ReLUs before a conv encoder's last layer make codes span fewer than D dimensions.
+    Z = np.random.default_rng(1).standard_normal((500, 6))
+    Z[:, 5] = Z[:, 0] - Z[:, 1]
+    m = latent_metrics(Z, EvalSettings(cw_subset_size=300, cw_repeats=1), seed=0)
+    assert all(np.isnan(m[k]) for k in ("mardia_test_skewness", "mardia_test_skewness_p", "mardia_test_kurtosis", "mardia_test_kurtosis_p"))
+    assert all(np.isfinite(m[k]) for k in ("mardia_skewness", "mardia_kurtosis", "sw_latent", "cw_latent"))

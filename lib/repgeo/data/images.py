@@ -848,7 +848,11 @@ def celeba_partition(root: Path, files: Sequence[str]) -> tuple[np.ndarray, str]
 
 @register("celeba")
 def celeba(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
-    """CelebA faces with their 40 attributes; ``crop`` then ``size``, RGB or greyscale."""
+    """CelebA faces with their 40 attributes; ``crop`` then ``size``, RGB or greyscale.
+
+    ``split``: ``official`` (test = CelebA's test partition; train and valid are training) or
+    ``random`` (a seeded ``test_fraction`` of the selected images; the partition stays a column).
+    """
     root = _existing_path(spec, "celeba", "a folder with img_align_celeba/ and list_attr_celeba.txt")
     attr_path, img_dir = root / "list_attr_celeba.txt", root / "img_align_celeba"
     for p, kind in ((attr_path, "file"), (img_dir, "folder")):
@@ -881,9 +885,17 @@ def celeba(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
         raise DataError(f"celeba: none of the {len(keep)} selected images under {img_dir} could be read")
     rows = keep[good]
     part = partition[rows]
+    split_by = spec.get("split", "official")
+    if split_by == "official":
+        split = np.where(part == "test", "test", "train").astype(object)
+    elif split_by == "random":
+        # Subsets of CelebA's first images (e.g. 1..10,000) lie wholly in its official train partition.
+        split = random_split(len(rows), float(spec.get("test_fraction", 0.2)), int(spec.get("seed", 0)))
+    else:
+        raise DataError(f"celeba: split must be 'official' or 'random', got {split_by!r}")
     columns: dict[str, Any] = {
         "id": [files[i] for i in rows],
-        "split": np.where(part == "test", "test", "train").astype(object),
+        "split": split,
         "partition": part,
     }
     columns.update({name: positive[rows, j] for j, name in enumerate(attr_names)})

@@ -30,6 +30,7 @@ gives the same numbers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -41,6 +42,8 @@ from .architectures import Autoencoder, reconstruction_error
 from .distances import cw_distance_exact, sliced_wasserstein, sliced_wasserstein_to_normal
 from .normality import mardia_prior, mardia_test
 from .quality import FeatureNet, generation_quality
+
+logger = logging.getLogger("repgeo")
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,16 @@ def latent_metrics(Z: np.ndarray, settings: EvalSettings, seed: int) -> dict[str
         "mardia_kurtosis": float(raw.kurtosis),
         "mardia_kurtosis_normalised": float(raw.normalised_kurtosis),
     }
-    test = mardia_test(Z)
-    out.update(
-        mardia_test_skewness=float(test.skewness),
-        mardia_test_skewness_p=float(test.skewness_p),
-        mardia_test_kurtosis=float(test.kurtosis),
-        mardia_test_kurtosis_p=float(test.kurtosis_p),
-    )
+    try:
+        test = mardia_test(Z)
+        values = (test.skewness, test.skewness_p, test.kurtosis, test.kurtosis_p)
+    except ValueError as exc:
+        # Codes that span fewer than D dimensions (dead ReLUs before the last layer of a conv
+        # encoder early in training, or n <= D) have no whitening: the standardised test is
+        # undefined there, while every prior-referenced metric still is.
+        logger.warning("standardised Mardia test undefined for these codes (%s); its columns are NaN", exc)
+        values = (float("nan"),) * 4
+    out.update(zip(("mardia_test_skewness", "mardia_test_skewness_p", "mardia_test_kurtosis", "mardia_test_kurtosis_p"), map(float, values), strict=True))
     g = torch.Generator().manual_seed(int(seed))
     Zt = torch.as_tensor(Z)
     out["sw_latent"] = float(sliced_wasserstein_to_normal(Zt, n_projections=settings.latent_projections, repeats=settings.latent_repeats, generator=g))
