@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +9,7 @@ import pytest
 from repgeo import io
 from repgeo.stats.gamm import mgcv_available
 
-from workflow_helpers import planned_jobs, snakemake, write_config
+from workflow_helpers import planned_jobs, snakemake, variant_of, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -41,12 +38,7 @@ def audio_run(tmp_path_factory):
 
 
 def _variant(run, tmp_path, change):
-    work = tmp_path / "variant"
-    shutil.copytree(run, work, symlinks=True)
-    cfg = copy.deepcopy(TINY)
-    change(cfg["audio"]["words"])
-    write_config(work, cfg)
-    return work
+    return variant_of(run, tmp_path / "variant", TINY, lambda cfg: change(cfg["audio"]["words"]))
 
 
 def test_layer_table_equals_the_library_on_the_trained_networks(audio_run):
@@ -152,11 +144,7 @@ def test_gamm_settings_rerun_only_the_fits(audio_run, tmp_path):
     # k: every fit (2 networks x 2 analyses per engine) and the merged tables, nothing upstream.
     work = _variant(audio_run, tmp_path, lambda e: e["gamm"].update(k=5))
     assert planned_jobs(work) == {**{f"audio_gamm_{e}": 4 for e in ENGINES}, "audio_gamm_tables": 4, "all": 1}
-    work2 = tmp_path / "bins"
-    shutil.copytree(audio_run, work2, symlinks=True)
-    cfg = copy.deepcopy(TINY)
-    cfg["audio"]["words"]["gamm"]["bins"] = 16
-    write_config(work2, cfg)
+    work2 = variant_of(audio_run, tmp_path / "bins", TINY, lambda cfg: cfg["audio"]["words"]["gamm"].update(bins=16))
     # The bins change the words inputs only; the sounds CSVs come out identical, so Snakemake
     # still plans their fits (it cannot know beforehand) and reruns nothing upstream of the data step.
     jobs = planned_jobs(work2)

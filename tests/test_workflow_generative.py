@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +9,7 @@ import torch
 
 from repgeo import io
 
-from workflow_helpers import planned_jobs, snakemake, write_config
+from workflow_helpers import planned_jobs, snakemake, variant_of, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -45,12 +42,7 @@ def gen_run(tmp_path_factory):
 
 
 def _variant(run, tmp_path, change):
-    work = tmp_path / "variant"
-    shutil.copytree(run, work, symlinks=True)
-    cfg = copy.deepcopy(TINY)
-    change(cfg["generative"]["digits"])
-    write_config(work, cfg)
-    return work
+    return variant_of(run, tmp_path / "variant", TINY, lambda cfg: change(cfg["generative"]["digits"]))
 
 
 def test_metrics_equal_the_library_on_the_snapshots(gen_run):
@@ -110,9 +102,7 @@ def test_report_shows_the_generative_branch(gen_run):
 def test_evaluation_and_sheet_settings_rerun_no_training(gen_run, tmp_path):
     work = _variant(gen_run, tmp_path, lambda e: e["evaluation"].update(kid_subsets=6))
     assert planned_jobs(work) == {"generative_evaluate": 3, "generative_tables": 1, "all": 1}
-    cfg = copy.deepcopy(TINY)
-    cfg["generative"]["digits"]["sheets"]["seed"] = 3
-    write_config(work, cfg)
+    work = _variant(gen_run, tmp_path / "sheets", lambda e: e["sheets"].update(seed=3))
     assert planned_jobs(work) == {"generative_tables": 1, "all": 1}
 
 

@@ -40,6 +40,19 @@ def write_config(workdir: Path, config: dict) -> Path:
     return path
 
 
+def variant_of(run: Path, dest: Path, config: dict, change) -> Path:
+    """A copy of the finished workflow folder ``run`` at ``dest`` whose config is ``config`` after
+    ``change(config_copy)``: what a user sees after editing one setting of a finished run."""
+    import copy
+    import shutil
+
+    shutil.copytree(run, dest, symlinks=True)
+    cfg = copy.deepcopy(config)
+    change(cfg)
+    write_config(dest, cfg)
+    return dest
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
     """``python -m snakemake`` on the repository's Snakefile, run in ``workdir``."""
     cmd = [
