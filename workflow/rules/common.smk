@@ -6,6 +6,7 @@ from snakemake.exceptions import WorkflowError
 from repgeo.config import check_config
 from repgeo.runtime import prefer_fast_blas
 from repgeo.stages.entropy import SPECTRUM_KEYS
+from repgeo.stages.generative import TRAIN_KEYS as GENERATIVE_TRAIN_KEYS
 from repgeo.stages.geometry import knn_size
 
 # Jobs inherit this process's environment. On AVX-512 CPUs that OpenBLAS does not recognise it
@@ -498,9 +499,8 @@ wildcard_constraints:
     model="ae|swae|scfwae|scwae|scvmae|sksae|cwae",
 
 
-# Keys of a generative entry that its trainings depend on (the evaluation, the feature classifier
-# and the sheets have their own rules, so changing them retrains no autoencoder).
-GENERATIVE_TRAIN_KEYS = ("arch", "latent_dim", "width", "depth", "epochs", "batch_size", "lr", "cost", "weight", "n_projections", "eval_every", "seed")
+# A generative entry's trainings depend only on TRAIN_KEYS (the evaluation, the feature
+# classifier and the sheets have their own rules, so changing them retrains no autoencoder).
 
 
 def generative_entry(wildcards):
