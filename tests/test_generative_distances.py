@@ -185,6 +185,28 @@ def test_sliced_distance_is_the_mean_of_the_1d_distance_over_the_directions():
         assert float(sliced_distance(z, kind, n_projections=20, generator=gen(3))) == pytest.approx(float(expected), rel=1e-12)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_sliced_distance_value_and_gradient_equal_the_composed_1d_distance(kind, dtype):
+    # sliced_distance's fused backward against autograd through the public 1-D function, with the
+    # same directions (and for swae the same prior sample: drawn from the generator after them).
+    z = (torch.randn(64, 5, generator=gen(9), dtype=torch.float64) * 1.2 + 0.3).to(dtype)
+    z_fused = z.clone().requires_grad_(True)
+    fused = sliced_distance(z_fused, kind, n_projections=30, generator=gen(10))
+    fused.backward()
+    g = gen(10)
+    v = random_directions(5, 30, generator=g, dtype=dtype)
+    z_ref = z.clone().requires_grad_(True)
+    s = v @ z_ref.T
+    reference = (w2_prior_sample(s, g) if kind == "swae" else ONE_D_DISTANCES[kind](s)).mean()
+    reference.backward()
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert float(fused) == pytest.approx(float(reference), rel=tol)
+    assert torch.allclose(z_fused.grad, z_ref.grad, rtol=tol * 10, atol=tol * float(z_ref.grad.abs().max())), kind
+    with torch.no_grad():
+        assert float(sliced_distance(z, kind, n_projections=30, generator=gen(10))) == pytest.approx(float(reference), rel=tol)
+
+
 def test_sliced_wasserstein_to_normal_scale_and_shift():
     z = torch.randn(2000, 4, generator=gen(5), dtype=torch.float64)
     assert sliced_wasserstein_to_normal(z, generator=gen(6)) < 0.02
@@ -398,6 +420,14 @@ def test_bad_input_errors():
     nan[2, 1] = float("nan")
     with pytest.raises(ValueError, match="NaN or inf"):
         sliced_distance(nan, "swae")
+    inf = good.clone()
+    inf[0, 0] = -float("inf")
+    with pytest.raises(ValueError, match="1 NaN or inf"):
+        sliced_distance(inf, "scfwae")
+    # Huge but finite values whose sum overflows float32 are accepted (the one-sum fast check falls
+    # back to the elementwise one).
+    huge = torch.tensor([[3e38, 3e38, -1.0]])
+    assert float(cramer_von_mises(huge)[0]) == pytest.approx(stats.cramervonmises(huge[0].double().numpy(), "norm").statistic, rel=1e-5)
     with pytest.raises(ValueError, match="must be 2-D"):
         sliced_distance(good[:, 0], "scwae")
     with pytest.raises(ValueError, match=r"kind must be one of \['scfwae', 'scvmae', 'scwae', 'sksae', 'swae'\]"):
