@@ -1,0 +1,1 @@
+"""Network inversion: feature-map statistics, inverting networks, pre-images and learned image priors."""
