@@ -23,6 +23,7 @@ include: "workflow/rules/audio_models.smk"
 include: "workflow/rules/audio_layers.smk"
 include: "workflow/rules/audio_stats.smk"
 include: "workflow/rules/generative.smk"
+include: "workflow/rules/inversion.smk"
 
 
 rule all:

@@ -187,13 +187,52 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
         weights = spec.get("evaluation", {}).get("inception_weights")
         if weights and not (Path(base) / weights).is_file():
             problems.append(f"generative.{name}.evaluation.inception_weights: {weights!r} is not a file; give a torchvision inception_v3 state-dict file or null")
-    for section in ("diffusion", "training", "entropy_init", "entropy_zoo", "audio", "generative"):
+    problems += _inversion_problems(config, datasets, base)
+    for section in ("diffusion", "training", "entropy_init", "entropy_zoo", "audio", "generative", "inversion"):
         for name, spec in config.get(section, {}).items():
             ds = spec.get("dataset")
             if ds not in datasets:
                 problems.append(
                     f"{section}.{name}.dataset: {ds!r} is not a dataset of this config; defined: {', '.join(sorted(datasets))}"
                 )
+    return problems
+
+
+def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], base: str | Path) -> list[str]:
+    """Inversion entries: an image dataset, weights that exist, options of the architecture, layer names it has."""
+    problems: list[str] = []
+    entries = config.get("inversion", {})
+    if not entries:
+        return problems
+    from .inversion.networks import TORCHVISION_ARCHITECTURES, layer_names
+
+    for name, spec in entries.items():
+        where = f"inversion.{name}"
+        arch = spec.get("arch", "vgg_small")
+        source = datasets.get(spec.get("dataset"), {}).get("source")
+        if source is not None and source not in IMAGE_SOURCES:
+            problems.append(f"{where}.dataset: {spec['dataset']!r} is a {source} dataset; the inversion branch needs images, one of sources {', '.join(IMAGE_SOURCES)}")
+        weights = spec.get("weights")
+        if weights and arch not in TORCHVISION_ARCHITECTURES:
+            problems.append(f"{where}.weights: torchvision weights exist only for {', '.join(TORCHVISION_ARCHITECTURES)}, not {arch}; remove weights or change arch")
+        elif weights and not (Path(base) / weights).is_file():
+            problems.append(f"{where}.weights: {weights!r} is not a file; give a torchvision {arch} state-dict file or null")
+        if spec.get("width") is not None and arch != "vgg_small":
+            problems.append(f"{where}.width: only vgg_small has a width; {arch} is torchvision's, set width: null")
+        if spec.get("lrn") and arch != "alexnet":
+            problems.append(f"{where}.lrn: only alexnet takes the local response normalisation; set lrn: false")
+        names = layer_names(arch, lrn=bool(spec.get("lrn")) and arch == "alexnet")
+        asked = list(spec.get("layers", [])) + list(spec.get("priors", {}).get("feature_layers", []))
+        unknown = [layer for layer in asked if layer not in names]
+        if unknown:
+            problems.append(f"{where}.layers: {unknown} are not layers of {arch}; valid names: {', '.join(names)}")
+        beyond = [layer for layer in spec.get("layers", []) if layer in names and names.index(layer) >= names.index("fc6")]
+        if beyond:
+            problems.append(f"{where}.layers: {beyond} are fully connected; the inverters and feature-map statistics need maps, choose layers up to pool5")
+        experts = set(spec.get("priors", {}).get("experts", ["ica", "student_t"]))
+        missing = [m for m in spec.get("preimage", {}).get("methods", []) if m != "tv" and m not in experts]
+        if missing:
+            problems.append(f"{where}.preimage.methods: {missing} use learned priors that priors.experts does not train; add them to priors.experts")
     return problems
 
 

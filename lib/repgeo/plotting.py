@@ -145,3 +145,13 @@ def plot_trajectory(table: pd.DataFrame, title: str) -> plt.Figure:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def tile_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """images (rows * cols, C, H, W) in [0, 1] -> one (rows H, cols W, C) mosaic with 1-px gaps."""
+    n, c, h, w = images.shape
+    out = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1, c))
+    for k in range(min(n, rows * cols)):
+        r, q = divmod(k, cols)
+        out[r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = images[k].transpose(1, 2, 0)
+    return np.clip(out, 0, 1)

@@ -77,7 +77,7 @@ def runtime_min(base):
 
 
 def all_outputs():
-    out = ["results/data/overview.html"] + geometry_outputs() + training_outputs() + uses_outputs() + audio_outputs() + generative_outputs()
+    out = ["results/data/overview.html"] + geometry_outputs() + training_outputs() + uses_outputs() + audio_outputs() + generative_outputs() + inversion_outputs()
     for name in config["diffusion"]:
         out += expand(
             "results/diffusion/{name}/{f}",
@@ -548,3 +548,92 @@ def generative_outputs():
     names = list(config["generative"])
     files = ["table.html", "curves.png", "reconstructions.png", "samples.png", "interpolations.png"]
     return expand("results/generative/{name}/{f}", name=names, f=files)
+
+
+# --- inversion -----------------------------------------------------------------------------------
+
+
+wildcard_constraints:
+    regime="separate|joint|end_to_end",
+    method="tv|ica|student_t",
+    expert="ica|student_t",
+    layer="[A-Za-z0-9_]+",
+
+
+# Each rule's params carry only the keys it depends on: changing the inverters, the priors or the
+# pre-image settings never retrains the network, and a statistics setting reruns only statistics.
+
+
+def inversion_entry(wildcards):
+    return config["inversion"][wildcards.name]
+
+
+def inversion_data(wildcards):
+    return _dataset_files(inversion_entry(wildcards)["dataset"])
+
+
+def inversion_gpus(wildcards):
+    return 1 if inversion_entry(wildcards)["gpu"] else 0
+
+
+def inversion_network_spec(wildcards):
+    e = inversion_entry(wildcards)
+    return {k: e[k] for k in ("arch", "width", "lrn", "weights", "label", "training")}
+
+
+def inversion_statistics_spec(wildcards):
+    e = inversion_entry(wildcards)
+    return {"arch": e["arch"], "statistics": e["statistics"]}
+
+
+def inversion_inverter_spec(wildcards):
+    inv = inversion_entry(wildcards)["inverters"]
+    return {"inverters": {k: v for k, v in inv.items() if k != "n_show"}}
+
+
+def inversion_inverter_table_spec(wildcards):
+    e = inversion_entry(wildcards)
+    return {"arch": e["arch"], "inverters": e["inverters"]}
+
+
+def inversion_prior_spec(wildcards):
+    p = inversion_entry(wildcards)["priors"]
+    return {"priors": {k: v for k, v in p.items() if k != "experts"}}
+
+
+def inversion_preimage_spec(wildcards):
+    return {"preimage": inversion_entry(wildcards)["preimage"]}
+
+
+def inversion_tables_spec(wildcards):
+    e = inversion_entry(wildcards)
+    return {"arch": e["arch"], "layers": e["layers"]}
+
+
+def inversion_prior_input(wildcards):
+    if wildcards.method == "tv":
+        return {}
+    return {"prior": f"results/inversion/{wildcards.name}/priors/{wildcards.method}.pt"}
+
+
+def inversion_inverter_files(wildcards):
+    e = inversion_entry(wildcards)
+    return [f"results/inversion/{wildcards.name}/inverters/{r}/{layer}.pt" for layer in e["layers"] for r in e["inverters"]["regimes"]]
+
+
+def inversion_preimage_files(kind):
+    def files(wildcards):
+        e = inversion_entry(wildcards)
+        return [f"results/inversion/{wildcards.name}/preimages/{m}/{layer}.{kind}" for layer in e["layers"] for m in e["preimage"]["methods"]]
+
+    return files
+
+
+def inversion_outputs():
+    out = []
+    for name, e in config["inversion"].items():
+        base = f"results/inversion/{name}"
+        out += [f"{base}/comparison.png", f"{base}/preimages.png", f"{base}/inverters.png"]
+        out += [f"{base}/statistics/{layer}.png" for layer in e["layers"]]
+        out += [f"{base}/priors/{x}.png" for x in e["priors"]["experts"]]
+    return out

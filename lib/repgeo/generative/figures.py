@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..plotting import tile_images  # noqa: E402
+
 # Curves shown in the figure, with the target each metric approaches for a code distribution
 # equal to N(0, I) (None: lower is better, no fixed target). Every metric is in the parquet table.
 CURVES: dict[str, str] = {
@@ -52,16 +54,6 @@ def plot_curves(metrics: pd.DataFrame, title: str) -> plt.Figure:
     return fig
 
 
-def _tile(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """images (rows * cols, C, H, W) in [0, 1] -> one (rows H, cols W, C) mosaic with 1-px gaps."""
-    n, c, h, w = images.shape
-    out = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1, c))
-    for k in range(min(n, rows * cols)):
-        r, q = divmod(k, cols)
-        out[r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = images[k].transpose(1, 2, 0)
-    return np.clip(out, 0, 1)
-
-
 def image_sheets(sheets: Mapping[str, np.ndarray], rows: int, cols: int, title: str) -> plt.Figure:
     """One mosaic per model (``sheets[model]``: rows * cols images, C x H x W in [0, 1])."""
     n = len(sheets)
@@ -69,7 +61,7 @@ def image_sheets(sheets: Mapping[str, np.ndarray], rows: int, cols: int, title: 
     grid_rows = math.ceil(n / per_row)
     fig, axes = plt.subplots(grid_rows, per_row, figsize=(3.2 * per_row, 3.2 * grid_rows * rows / cols + 0.4), squeeze=False)
     for ax, (model, images) in zip(axes.flat, sheets.items(), strict=False):
-        mosaic = _tile(np.asarray(images, dtype=np.float64), rows, cols)
+        mosaic = tile_images(np.asarray(images, dtype=np.float64), rows, cols)
         ax.imshow(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(model, fontsize=9)
         ax.axis("off")

@@ -754,3 +754,13 @@ def train_network(
         history[-1]["test_accuracy"],
         time.perf_counter() - start,
     )
+
+
+def layer_names(arch: str, lrn: bool = False) -> tuple[str, ...]:
+    """The layer names of ``arch`` in forward order, without allocating weights (built on the meta device).
+
+    Used to check a configuration's layer names before any job runs.
+    """
+    _check_arch(arch)
+    with torch.device("meta"):
+        return build_network(arch, 10, lrn=lrn).layer_names
