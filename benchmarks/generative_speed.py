@@ -33,12 +33,13 @@ ae), ``distance_share`` (= distance_seconds_median / step_seconds_median), ``mee
 training step at batch 128), ``step_minus_ae_seconds`` (this case's median step less that of
 ``ae_{arch}`` in the same run, NaN when that case was not run: the distance's cost as seen inside
 a step, allocator and cache effects included, but noisy at the MLP's few-millisecond steps),
+``compiled`` (``--compile``: the distances through torch.compile, compiled during the warm-up),
 ``cpu_seconds`` and ``wall_seconds`` of the timed part (CPU time
 near threads x wall time means the process had its cores), ``peak_rss_mb``,
 ``peak_rss_anon_mb``, ``date``, ``machine``. Medians are used throughout so that a burst of
 another job on a shared machine does not move the numbers much.
 
-    .venv/bin/python benchmarks/generative_speed.py [--cases scfwae_mlp,cwae_cifar_conv,...] [--threads 2] [--device cpu|cuda]
+    .venv/bin/python benchmarks/generative_speed.py [--cases scfwae_mlp,cwae_cifar_conv,...] [--threads 2] [--device cpu|cuda] [--compile]
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_training_step(model_name: str, arch: str, device, warmup: int, steps: int) -> dict:
+def time_training_step(model_name: str, arch: str, device, warmup: int, steps: int, compiled: bool) -> dict:
     """Median seconds of one step of train_autoencoder's inner loop (module docstring)."""
     import numpy as np
     import torch
@@ -84,7 +85,7 @@ def time_training_step(model_name: str, arch: str, device, warmup: int, steps: i
     from repgeo.generative.training import AutoencoderConfig, batch_distance, build, cost, epoch_generator
 
     shape, latent = ARCHS[arch]
-    cfg = AutoencoderConfig(model=model_name, arch=arch, latent_dim=latent, batch_size=BATCH, n_projections=K, seed=0)
+    cfg = AutoencoderConfig(model=model_name, arch=arch, latent_dim=latent, batch_size=BATCH, n_projections=K, seed=0, compile=compiled)
     cfg.validate()
     model = build(cfg, shape, device)
     model.train()
@@ -129,7 +130,7 @@ def time_training_step(model_name: str, arch: str, device, warmup: int, steps: i
     }
 
 
-def time_distance(model_name: str, arch: str, device, warmup: int = 5, calls: int = 30) -> dict:
+def time_distance(model_name: str, arch: str, device, compiled: bool, warmup: int = 5, calls: int = 30) -> dict:
     """Median seconds of forward + backward of batch_distance on (BATCH, latent) codes."""
     import numpy as np
     import torch
@@ -139,7 +140,7 @@ def time_distance(model_name: str, arch: str, device, warmup: int = 5, calls: in
     if model_name == "ae":
         return {"distance_calls": 0, "distance_seconds_median": 0.0}
     _, latent = ARCHS[arch]
-    cfg = AutoencoderConfig(model=model_name, arch=arch, latent_dim=latent, batch_size=BATCH, n_projections=K, seed=0)
+    cfg = AutoencoderConfig(model=model_name, arch=arch, latent_dim=latent, batch_size=BATCH, n_projections=K, seed=0, compile=compiled)
     z = torch.randn(BATCH, latent, generator=torch.Generator().manual_seed(2)).to(device).requires_grad_(True)
     gen = epoch_generator(cfg.seed, 1)
     times = []
@@ -155,7 +156,7 @@ def time_distance(model_name: str, arch: str, device, warmup: int = 5, calls: in
     return {"distance_calls": calls, "distance_seconds_median": float(np.median(times))}
 
 
-def _child(case: str, device_name: str, warmup: int, steps: int, threads: int) -> None:
+def _child(case: str, device_name: str, warmup: int, steps: int, compiled: bool, threads: int) -> None:
     child_setup(threads)
     import torch
 
@@ -166,9 +167,9 @@ def _child(case: str, device_name: str, warmup: int, steps: int, threads: int) -
     steps = max(steps, 0)
     device = torch.device(device_name)
     out = {"model": model_name, "arch": arch, "image_shape": "x".join(map(str, ARCHS[arch][0])), "latent_dim": ARCHS[arch][1],
-           "batch_size": BATCH, "n_projections": K, "device": device_name, "warmup_steps": warmup}  # fmt: skip
-    out.update(time_training_step(model_name, arch, device, warmup, steps))
-    out.update(time_distance(model_name, arch, device))
+           "batch_size": BATCH, "n_projections": K, "device": device_name, "warmup_steps": warmup, "compiled": compiled}  # fmt: skip
+    out.update(time_training_step(model_name, arch, device, warmup, steps, compiled))
+    out.update(time_distance(model_name, arch, device, compiled))
     out["images_per_s"] = BATCH / out["step_seconds_median"]
     out["distance_share"] = out["distance_seconds_median"] / out["step_seconds_median"]
     out["meets_10pct"] = bool(out["distance_share"] <= 0.10)
@@ -180,7 +181,7 @@ def _child(case: str, device_name: str, warmup: int, steps: int, threads: int) -
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         # run_child appends the thread count last
-        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1", int(sys.argv[7]))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default=",".join(DEFAULT_CASES), help=f"comma-separated subset of {tuple(CASES)}")
@@ -188,6 +189,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda (when available)")
     ap.add_argument("--warmup", type=int, default=-1, help="untimed steps (default 3; 2 for celeba_bn)")
     ap.add_argument("--steps", type=int, default=0, help="timed steps (default: at least 5 and at least 2 s of steps)")
+    ap.add_argument("--compile", action="store_true", help="the sliced distances through torch.compile (AutoencoderConfig.compile); compilation happens in the warm-up")
     ap.add_argument("--out", default=str(HERE / "results" / "generative_speed.parquet"))
     args = ap.parse_args()
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
@@ -209,7 +211,7 @@ def main() -> None:
     rows = []
     for case in cases:
         print(f"== {case}", flush=True)
-        r = run_child(Path(__file__), [case, args.device, str(args.warmup), str(args.steps)], args.threads, env)
+        r = run_child(Path(__file__), [case, args.device, str(args.warmup), str(args.steps), "1" if args.compile else "0"], args.threads, env)
         r["case"] = case
         print(
             f"   {r['images_per_s']:.1f} images/s (median step {1000 * r['step_seconds_median']:.1f} ms), "
@@ -222,7 +224,7 @@ def main() -> None:
     ae_step = df[df["model"] == "ae"].set_index("arch")["step_seconds_median"]
     df["step_minus_ae_seconds"] = df["step_seconds_median"] - df["arch"].map(ae_step).astype(float)
     append_table(df, Path(args.out), coretype)
-    cols = ["case", "threads", "device", "step_seconds_median", "images_per_s", "distance_seconds_median", "distance_share", "meets_10pct", "step_minus_ae_seconds", "peak_rss_anon_mb"]
+    cols = ["case", "compiled", "threads", "device", "step_seconds_median", "images_per_s", "distance_seconds_median", "distance_share", "meets_10pct", "step_minus_ae_seconds", "peak_rss_anon_mb"]
     print(df[cols].to_string(index=False))
 
 

@@ -207,6 +207,20 @@ def test_sliced_distance_value_and_gradient_equal_the_composed_1d_distance(kind,
         assert float(sliced_distance(z, kind, n_projections=30, generator=gen(10))) == pytest.approx(float(reference), rel=tol)
 
 
+@pytest.mark.slow
+def test_compiled_sliced_distance_equals_the_eager_one():
+    # torch.compile needs ~30 s for its first kernel: a slow check (make test-slow).
+    z = torch.randn(128, 20, generator=gen(11)) * 1.1 + 0.2
+    for kind in KINDS:
+        eager, fused = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+        d_eager = sliced_distance(eager, kind, generator=gen(12))
+        d_fused = sliced_distance(fused, kind, generator=gen(12), compiled=True)
+        d_eager.backward()
+        d_fused.backward()
+        assert float(d_fused) == pytest.approx(float(d_eager), rel=1e-5), kind
+        assert torch.allclose(fused.grad, eager.grad, rtol=1e-4, atol=1e-5 * float(eager.grad.abs().max())), kind
+
+
 def test_sliced_wasserstein_to_normal_scale_and_shift():
     z = torch.randn(2000, 4, generator=gen(5), dtype=torch.float64)
     assert sliced_wasserstein_to_normal(z, generator=gen(6)) < 0.02

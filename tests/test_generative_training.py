@@ -140,3 +140,14 @@ def test_rank_deficient_codes_leave_only_the_standardised_mardia_test_undefined(
     m = latent_metrics(Z, EvalSettings(cw_subset_size=300, cw_repeats=1), seed=0)
     assert all(np.isnan(m[k]) for k in ("mardia_test_skewness", "mardia_test_skewness_p", "mardia_test_kurtosis", "mardia_test_kurtosis_p"))
     assert all(np.isfinite(m[k]) for k in ("mardia_skewness", "mardia_kurtosis", "sw_latent", "cw_latent"))
+
+
+def test_compile_changes_neither_the_run_identity_nor_accepts_non_booleans():
+    from dataclasses import replace
+
+    from repgeo.generative.training import AutoencoderConfig, run_identity
+
+    cfg = AutoencoderConfig(model="scwae")
+    assert run_identity(replace(cfg, compile=True)) == run_identity(cfg)
+    with pytest.raises(ValueError, match="compile must be true or false"):
+        replace(cfg, compile="yes").validate()

@@ -27,8 +27,8 @@ TINY = {
             "training": {"epochs": 2, "batch_size": 64, "optimiser": "adam", "lr": 0.001, "weight_decay": 0.0},
             "statistics": {"n_images": 100, "channels": 2},
             "inverters": {"epochs": 6, "lr": 0.003, "regimes": ["separate", "end_to_end"], "n_show": 4},
-            "priors": {"patch_size": 4, "n_patches": 2000, "steps": 150, "experts": ["ica"]},
-            "preimage": {"n_images": 2, "search_images": 1, "methods": ["tv", "ica"], "iterations": [60, 10], "weight_grid": [0.01, 1.0]},
+            "priors": {"patch_size": 4, "n_patches": 2000, "steps": 150, "experts": ["ica"], "feature_layers": ["pool1"]},
+            "preimage": {"n_images": 2, "search_images": 1, "methods": ["tv", "ica", "ica_features"], "iterations": [60, 10], "weight_grid": [0.01, 1.0]},
         }
     },
 }
@@ -75,7 +75,7 @@ def test_inverters_beat_the_mean_image_and_tables_hold_every_method(inv_run):
     means = inv.groupby(["regime", "layer"])[["mse", "baseline_mse"]].mean()
     assert (means["mse"] < means["baseline_mse"]).all(), means
     table = io.read_parquet(base / "comparison.parquet")
-    assert set(table["method"]) == {"tv", "ica", "inverter_separate", "inverter_end_to_end"}
+    assert set(table["method"]) == {"tv", "ica", "ica_features", "inverter_separate", "inverter_end_to_end"}
     assert list(dict.fromkeys(table["layer"])) == ["pool1", "pool2"]
     for method in ("tv", "ica"):
         for layer in ("pool1", "pool2"):
@@ -87,6 +87,20 @@ def test_inverters_beat_the_mean_image_and_tables_hold_every_method(inv_run):
     assert list(search["weight"]) == [0.01, 1.0] and search["selected"].sum() == 1
     chosen = io.read_parquet(base / "preimages/ica/pool1.parquet")["prior_weight"].iloc[0]
     assert chosen == search.loc[search["selected"], "weight"].iloc[0]
+    # ica_features: the image prior at the weight its own search chose, plus the pool1 feature-map
+    # prior (searched) when inverting pool2; at pool1 no feature layer comes before.
+    for layer, feature_layers in (("pool1", ""), ("pool2", "pool1")):
+        feats = io.read_parquet(base / f"preimages/ica_features/{layer}.parquet")
+        assert (feats["feature_prior_layers"] == feature_layers).all()
+        ica_search = io.read_parquet(base / f"preimages/ica/{layer}_search.parquet")
+        feature_search = io.read_parquet(base / f"preimages/ica_features/{layer}_search.parquet")
+        if layer == "pool1":
+            assert feats["prior_weight"].iloc[0] == ica_search.loc[ica_search["selected"], "weight"].iloc[0]
+            assert list(feature_search["n_images"]) == [0]
+        else:
+            assert list(feature_search["weight"]) == [0.01, 1.0] and feature_search["selected"].sum() == 1
+    feature_prior = io.load_tensor(base / "priors/ica/pool1.pt")
+    assert feature_prior["layer"] == "pool1" and feature_prior["channels"] == 8 and feature_prior["patch_size"] == 3
     images = io.load_tensor(base / "preimages/tv/pool1.pt")
     assert images["preimages"].shape == images["originals"].shape == (2, 3, 16, 16)
     for png in ("comparison.png", "preimages.png", "inverters.png", "statistics/pool2.png", "priors/ica.png"):

@@ -230,9 +230,12 @@ def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], 
         if beyond:
             problems.append(f"{where}.layers: {beyond} are fully connected; the inverters and feature-map statistics need maps, choose layers up to pool5")
         experts = set(spec.get("priors", {}).get("experts", ["ica", "student_t"]))
-        missing = [m for m in spec.get("preimage", {}).get("methods", []) if m != "tv" and m not in experts]
+        methods = spec.get("preimage", {}).get("methods", [])
+        missing = [m for m in methods if m != "tv" and m.removesuffix("_features") not in experts]
         if missing:
             problems.append(f"{where}.preimage.methods: {missing} use learned priors that priors.experts does not train; add them to priors.experts")
+        if any(m.endswith("_features") for m in methods) and not spec.get("priors", {}).get("feature_layers"):
+            problems.append(f"{where}.preimage.methods: the *_features methods need feature-map priors; list layers in priors.feature_layers")
     return problems
 
 

@@ -555,7 +555,7 @@ def generative_outputs():
 
 wildcard_constraints:
     regime="separate|joint|end_to_end",
-    method="tv|ica|student_t",
+    method="tv|ica|student_t|ica_features|student_t_features",
     expert="ica|student_t",
     layer="[A-Za-z0-9_]+",
 
@@ -598,7 +598,7 @@ def inversion_inverter_table_spec(wildcards):
 
 def inversion_prior_spec(wildcards):
     p = inversion_entry(wildcards)["priors"]
-    return {"priors": {k: v for k, v in p.items() if k != "experts"}}
+    return {"priors": {k: v for k, v in p.items() if k not in ("experts", "feature_layers", "feature_patch_size", "feature_components")}}
 
 
 def inversion_preimage_spec(wildcards):
@@ -611,9 +611,31 @@ def inversion_tables_spec(wildcards):
 
 
 def inversion_prior_input(wildcards):
-    if wildcards.method == "tv":
+    """A pre-image job's priors: the image prior of its expert; for *_features methods also the
+    feature-map priors of the feature layers before the inverted layer and the image prior's weight search."""
+    method, base = wildcards.method, f"results/inversion/{wildcards.name}"
+    if method == "tv":
         return {}
-    return {"prior": f"results/inversion/{wildcards.name}/priors/{wildcards.method}.pt"}
+    expert = method.removesuffix("_features")
+    files = {"image_prior": f"{base}/priors/{expert}.pt"}
+    if method.endswith("_features"):
+        e = inversion_entry(wildcards)
+        names = inversion_layer_names(e)
+        before = [layer for layer in e["priors"]["feature_layers"] if names.index(layer) < names.index(wildcards.layer)]
+        files["feature_priors"] = [f"{base}/priors/{expert}/{layer}.pt" for layer in before]
+        files["image_search"] = f"{base}/preimages/{expert}/{wildcards.layer}_search.parquet"
+    return files
+
+
+def inversion_layer_names(entry):
+    from repgeo.inversion.networks import layer_names
+
+    return layer_names(entry["arch"], lrn=entry["lrn"])
+
+
+def inversion_feature_prior_spec(wildcards):
+    p = inversion_entry(wildcards)["priors"]
+    return {"priors": {k: v for k, v in p.items() if k not in ("experts", "feature_layers", "patch_size", "components")}}
 
 
 def inversion_inverter_files(wildcards):
@@ -636,4 +658,5 @@ def inversion_outputs():
         out += [f"{base}/comparison.png", f"{base}/preimages.png", f"{base}/inverters.png"]
         out += [f"{base}/statistics/{layer}.png" for layer in e["layers"]]
         out += [f"{base}/priors/{x}.png" for x in e["priors"]["experts"]]
+        out += [f"{base}/priors/{x}/{layer}_history.parquet" for x in e["priors"]["experts"] for layer in e["priors"]["feature_layers"]]
     return out

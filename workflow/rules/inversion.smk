@@ -133,6 +133,27 @@ rule inversion_prior:
         "../../scripts/inversion_prior.py"
 
 
+rule inversion_feature_prior:
+    input:
+        unpack(inversion_data),
+        network="results/inversion/{name}/network.pt",
+    output:
+        prior="results/inversion/{name}/priors/{expert}/{layer}.pt",
+        history="results/inversion/{name}/priors/{expert}/{layer}_history.parquet",
+    params:
+        spec=inversion_feature_prior_spec,
+    log:
+        "results/logs/inversion_feature_prior/{name}/{expert}/{layer}.log",
+    benchmark:
+        "results/benchmarks/inversion_feature_prior/{name}/{expert}/{layer}.tsv"
+    threads: threads_of("training")
+    resources:
+        mem_mb=mem_mb(6000),
+        runtime=runtime_min(240),
+    script:
+        "../../scripts/inversion_feature_prior.py"
+
+
 rule inversion_preimage:
     input:
         unpack(inversion_data),

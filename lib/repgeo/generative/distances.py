@@ -162,7 +162,7 @@ ONE_D_DISTANCES: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
-def sliced_distance(z, kind: str, n_projections: int = 50, generator: torch.Generator | None = None) -> torch.Tensor:
+def sliced_distance(z, kind: str, n_projections: int = 50, generator: torch.Generator | None = None, compiled: bool = False) -> torch.Tensor:
     """The sliced distance of the codes ``z`` (n x D) to N(0, I) for the model ``kind``, a scalar.
 
     The mean over ``n_projections`` fresh random unit directions v_k (K = 50 in every gmum and
@@ -173,7 +173,12 @@ def sliced_distance(z, kind: str, n_projections: int = 50, generator: torch.Gene
     The value equals ``ONE_D_DISTANCES[kind](v @ z.T).mean()``, but forward and backward are one
     autograd node with the gradient of each 1-D distance written out (:class:`_SlicedDistance`):
     at the MLP's batch of 128 codes a training step takes a few milliseconds, and the two dozen
-    small autograd nodes of the composed form cost more than the arithmetic.
+    small autograd nodes of the composed form cost more than the arithmetic. ``compiled=True``
+    runs the 1-D distances through :func:`torch.compile` (:func:`_compiled_value_and_grad`), which
+    fuses them into a few loops: about 30 s of compilation once per process and per batch size
+    (needs a C++ compiler on the CPU), then several times faster (for 'scwae', whose K x n x n kernel
+    otherwise makes several passes over memory). Values agree with the eager form to float
+    rounding (about 1e-7 relative in float32).
     """
     if kind not in ONE_D_DISTANCES:
         raise ValueError(f"kind must be one of {sorted(ONE_D_DISTANCES)}, got {kind!r}")
@@ -186,9 +191,16 @@ def sliced_distance(z, kind: str, n_projections: int = 50, generator: torch.Gene
         extra = _quantile_means(n, z.device, z.dtype)
     else:
         extra = None
+    one_d = _compiled_value_and_grad() if compiled else _one_d_value_and_grad
     if torch.is_grad_enabled() and z.requires_grad:
-        return _SlicedDistance.apply(z, v, kind, extra)
-    return _one_d_value_and_grad(v @ z.T, kind, extra, need_grad=False)[0].mean()
+        return _SlicedDistance.apply(z, v, kind, extra, one_d)
+    return one_d(v @ z.T, kind, extra, need_grad=False)[0].mean()
+
+
+@functools.cache
+def _compiled_value_and_grad():
+    """:func:`_one_d_value_and_grad` compiled by :func:`torch.compile` (built on first use, then reused)."""
+    return torch.compile(_one_d_value_and_grad, dynamic=False)
 
 
 class _SlicedDistance(torch.autograd.Function):
@@ -200,8 +212,8 @@ class _SlicedDistance(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z, v, kind, extra):
-        values, grad_s = _one_d_value_and_grad(v @ z.T, kind, extra, need_grad=True)
+    def forward(ctx, z, v, kind, extra, one_d):
+        values, grad_s = one_d(v @ z.T, kind, extra, need_grad=True)
         ctx.save_for_backward(grad_s, v)
         return values.mean()
 
@@ -209,7 +221,7 @@ class _SlicedDistance(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
         grad_s, v = ctx.saved_tensors
-        return (grad_output / v.shape[0]) * (grad_s.T @ v), None, None, None
+        return (grad_output / v.shape[0]) * (grad_s.T @ v), None, None, None, None
 
 
 def _one_d_value_and_grad(s: torch.Tensor, kind: str, extra, need_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:

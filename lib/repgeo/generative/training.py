@@ -66,6 +66,7 @@ class AutoencoderConfig:
     n_projections: int = 50
     eval_every: int = 5
     seed: int = 0
+    compile: bool = False
 
     def validate(self) -> None:
         if self.model not in MODELS:
@@ -85,6 +86,8 @@ class AutoencoderConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile must be true or false, got {self.compile!r}")
         if self.model == "cwae" and self.latent_dim < 2:
             raise ValueError("model cwae needs latent_dim >= 2 (its kernel approximation is for D >= 2); use scwae for a 1-D latent")
 
@@ -105,8 +108,9 @@ class AutoencoderConfig:
 
 
 def run_identity(cfg: AutoencoderConfig) -> dict[str, Any]:
-    """What makes two runs the same run: everything but the epoch count (more epochs continue)."""
-    return {k: v for k, v in cfg.to_dict().items() if k != "epochs"}
+    """What makes two runs the same run: everything but the epoch count (more epochs continue) and
+    ``compile`` (the compiled distance computes the same numbers, to float rounding, faster)."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in ("epochs", "compile")}
 
 
 @dataclass
@@ -128,7 +132,7 @@ def batch_distance(z: torch.Tensor, cfg: AutoencoderConfig, generator: torch.Gen
         return None
     if cfg.model == "cwae":
         return cw_distance(z)
-    return sliced_distance(z, cfg.model, n_projections=cfg.n_projections, generator=generator)
+    return sliced_distance(z, cfg.model, n_projections=cfg.n_projections, generator=generator, compiled=cfg.compile)
 
 
 def cost(rec: torch.Tensor, distance: torch.Tensor | None, cfg: AutoencoderConfig) -> torch.Tensor:

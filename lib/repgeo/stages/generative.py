@@ -41,7 +41,7 @@ logger = logging.getLogger("repgeo")
 Spec = Mapping[str, Any]
 
 # Keys of a generative entry that configure one autoencoder's training.
-TRAIN_KEYS = ("arch", "latent_dim", "width", "depth", "epochs", "batch_size", "lr", "cost", "weight", "n_projections", "eval_every", "seed")
+TRAIN_KEYS = ("arch", "latent_dim", "width", "depth", "epochs", "batch_size", "lr", "cost", "weight", "n_projections", "eval_every", "seed", "compile")
 
 
 def _digest(obj: Any) -> str:

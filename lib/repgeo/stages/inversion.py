@@ -19,6 +19,8 @@ under ``results/inversion/{name}/``:
   (originals, reconstructions and the seed's two error images);
 - ``priors/{expert}.pt``, ``..._history.parquet``, ``priors/{expert}.png``: the score-matching
   patch prior (ica: -log cosh; student_t: fields of experts) and its filter sheet (seed Figure 8);
+  ``priors/{expert}/{layer}.pt`` and ``_history.parquet``: the same prior on feature-map patches of
+  a layer (all channels), used as a feature-map prior by the ``*_features`` pre-image methods;
 - ``preimages/{method}/{layer}.pt`` (the pre-images in [0, 1]), ``.parquet`` (per image: normalised
   representation error and its square root, mse, psnr, ssim, the weight used) and
   ``_search.parquet`` (the weight search of a learned prior on held-out images);
@@ -105,8 +107,10 @@ def network_run(arrays_path: str, samples_path: str, spec: Spec, model_out: str,
     if label not in samples.columns:
         raise DataError(f"{samples_path} has no column {label!r}; set the entry's label to one of {list(samples.columns)}")
     y = samples[label].to_numpy()
+    if np.issubdtype(y.dtype, np.bool_):  # a CelebA attribute: classes 0 and 1
+        y = y.astype(np.int64)
     if not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"column {label!r} of {samples_path} is not integer class labels (dtype {y.dtype}); choose another label")
+        raise DataError(f"column {label!r} of {samples_path} is not integer or boolean class labels (dtype {y.dtype}); choose another label")
     train, test = select_samples(samples, "train"), select_samples(samples, "test")
     image_size = tuple(int(s) for s in X.shape[2:])
     if spec.get("weights"):
@@ -296,11 +300,53 @@ def _load_prior(path: str):
 # --- pre-images ----------------------------------------------------------------------------------
 
 
+def feature_prior_run(arrays_path: str, samples_path: str, network_path: str, spec: Spec, expert: str, layer: str, prior_out: str, history_out: str) -> None:
+    """Fit a score-matching prior on patches of ``layer``'s feature maps of the training images, all channels
+    included (seed 5.1: feature-map priors used at intermediate layers)."""
+    from ..inversion.patches import extract_patches, fit_whitening
+    from ..inversion.priors import fit_score_matching
+
+    p = spec["priors"]
+    samples, X = _images(arrays_path, samples_path)
+    train = _split(samples, X, "train", samples_path)
+    net = _network(network_path)
+    F = torch.as_tensor(_features(net, train, layer)).double()
+    if F.ndim != 4:
+        raise ValueError(f"layer {layer!r} gives vectors; feature-map priors need a layer with maps (conv, relu, norm, pool)")
+    size = p["feature_patch_size"]
+    patches = extract_patches(F, size, p["n_patches"], seed=p["seed"])
+    # Channels of a feature map are different quantities: no per-patch mean over them is removed.
+    whitening = fit_whitening(patches, n_components=p["feature_components"], remove_dc=False)
+    Z = whitening.transform(patches)
+    n_filters = max(1, round(p["overcompleteness"] * whitening.n_components))
+    logger.info("%s prior on %s maps: %d patches %dx%dx%d, %d whitened dimensions, %d filters", expert, layer, len(patches), F.shape[1], size, size, whitening.n_components, n_filters)
+    prior = fit_score_matching(Z, n_filters=n_filters, expert=expert, steps=p["steps"], lr=p["lr"], batch_size=min(p["batch_size"], len(Z)), seed=p["seed"], whitening=whitening, logger=logger)
+    io.save_tensor({"prior": prior.to_dict(), "layer": layer, "channels": int(F.shape[1]), "patch_size": size}, prior_out)
+    history = pd.DataFrame(prior.history, columns=["step", "loss"])
+    history.insert(0, "expert", expert)
+    history.insert(1, "layer", layer)
+    io.write_parquet(history, history_out, metadata={"expert": expert, "layer": layer, "converged": bool(prior.converged)})
+
+
+def method_expert(method: str) -> str | None:
+    """The learned prior a pre-image method uses: None for 'tv', 'ica' for 'ica' and 'ica_features', ..."""
+    return None if method == "tv" else method.removesuffix("_features")
+
+
 def preimage_run(
-    arrays_path: str, samples_path: str, network_path: str, prior_paths: Mapping[str, str], spec: Spec, method: str, layer: str,
-    images_out: str, table_out: str, search_out: str, device: str = "cpu",
+    arrays_path: str, samples_path: str, network_path: str, spec: Spec, method: str, layer: str,
+    images_out: str, table_out: str, search_out: str, image_prior: str | None = None,
+    feature_priors: Mapping[str, str] | None = None, image_search: str | None = None, device: str = "cpu",
 ) -> None:  # fmt: skip
-    """Pre-images of held-out images at ``layer`` with the hand-made (tv) or a learned prior (Mahendran & Vedaldi 2016)."""
+    """Pre-images of held-out images at ``layer`` (Mahendran & Vedaldi 2016) with one prior method.
+
+    ``tv``: the alpha-norm and TV^beta of M&V. ``ica`` / ``student_t``: the alpha-norm and the learned
+    image prior ``image_prior`` in place of TV, its weight chosen from ``weight_grid`` on other held-out
+    images. ``ica_features`` / ``student_t_features``: the same image prior at the weight its own search
+    chose (``image_search``, that method's search table at this layer) plus the feature-map priors
+    ``feature_priors`` ({layer: file}, the configured feature layers before ``layer``) on the maps of
+    the current image, with one weight searched the same way.
+    """
     from ..inversion.metrics import image_metrics, representation_error
     from ..inversion.preimage import PreimageConfig, image_to_mv_units, mv_units_to_image, preimage, select_prior_weight
     from ..inversion.priors import image_energy
@@ -310,24 +356,35 @@ def preimage_run(
     images = _held_out(samples, X, samples_path, 0, pre["n_images"], pre["seed"])
     search = _held_out(samples, X, samples_path, pre["n_images"], pre["search_images"], pre["seed"])
     net = _network(network_path, device)
-    for p in net.parameters():
-        p.requires_grad_(False)
+    for param in net.parameters():
+        param.requires_grad_(False)
     mean255 = (net.mean.flatten() * 255.0).tolist() if X.shape[1] == net.mean.numel() else [float(net.mean.mean()) * 255.0] * X.shape[1]
-    size, stride = net.receptive_field(layer)
-    scale = net.input_size[0] / X.shape[2]
-    stride_px = max(1, round(stride / scale))
+    _, stride = net.receptive_field(layer)
+    stride_px = max(1, round(stride / (net.input_size[0] / X.shape[2])))
 
     def phi(x: torch.Tensor) -> torch.Tensor:
         return net.features(mv_units_to_image(x, mean255), layer)
 
     config = PreimageConfig(C=data_weight(spec, layer), optimiser=pre["optimiser"], iterations=tuple(pre["iterations"]), lambda_tv=0.0 if method != "tv" else None)
     config.validate()
-    prior = _load_prior(prior_paths[method]) if method != "tv" else None
+    fixed: list = []  # (name, weight, energy) priors at a weight already chosen
+    searched: list = []  # (name, energy) priors sharing the weight searched here
+    if image_prior is not None:
+        prior = _load_prior(image_prior)
+        energy = (method_expert(method), lambda x, prior=prior: image_energy(prior, mv_units_to_image(x, mean255)))
+        if image_search is None:
+            searched.append(energy)
+        else:
+            table = io.read_parquet(image_search)
+            fixed.append((energy[0], float(table.loc[table["selected"], "weight"].iloc[0]), energy[1]))
+    for feature_layer, path in (feature_priors or {}).items():
+        prior = _load_prior(path)
+        searched.append((f"{method_expert(method)}_{feature_layer}", lambda x, prior=prior, fl=feature_layer: image_energy(prior, net.features(mv_units_to_image(x, mean255), fl))))
 
     def run(targets: torch.Tensor, weight: float, seed: int):
         with torch.no_grad():
             phi0 = phi(image_to_mv_units(targets.to(device), mean255))
-        extra = [] if prior is None else [(method, weight, lambda x: image_energy(prior, mv_units_to_image(x, mean255)))]
+        extra = fixed + [(name, weight, fn) for name, fn in searched]
         result = preimage(phi, phi0, tuple(targets.shape[1:]), config, stride=stride_px, extra_priors=extra, generator=torch.Generator().manual_seed(seed), logger=logger)
         x01 = mv_units_to_image(result.x, mean255).cpu()
         frame = image_metrics(x01.clamp(0, 1), targets)
@@ -335,22 +392,24 @@ def preimage_run(
         frame["normalised_error"], frame["relative_error"] = rep["normalised_error"].to_numpy(), rep["relative_error"].to_numpy()
         return x01, frame
 
-    if prior is None:
-        weight = 0.0
-        search_table = pd.DataFrame({"weight": [0.0], "n_images": [0], "selected": [True]})
-    else:
+    if searched:
         found = select_prior_weight(pre["weight_grid"], lambda w: run(search, w, pre["seed"] + 1)[1], criterion=SEARCH_CRITERION, logger=logger)
-        weight = found.best_weight
-        search_table = found.table
+        weight, search_table = found.best_weight, found.table
+    else:
+        weight, search_table = 0.0, pd.DataFrame({"weight": [0.0], "n_images": [0], "selected": [True]})
     search_table.insert(0, "method", method)
     search_table.insert(1, "layer", layer)
     search_table["criterion"] = SEARCH_CRITERION
-    logger.info("%s at %s: C = %g, prior weight %g, jitter stride %d px; inverting %d images", method, layer, config.C, weight, stride_px, len(images))
+    logger.info(
+        "%s at %s: C = %g, fixed priors %s, searched priors %s at weight %g, jitter stride %d px; inverting %d images",
+        method, layer, config.C, [(n, w) for n, w, _ in fixed], [n for n, _ in searched], weight, stride_px, len(images),
+    )  # fmt: skip
     x01, frame = run(images, weight, pre["seed"])
     frame.insert(0, "method", method)
     frame.insert(1, "layer", layer)
     frame.insert(2, "image", np.arange(len(images)))
-    frame["prior_weight"] = weight
+    frame["prior_weight"] = weight if searched else (fixed[0][1] if fixed else 0.0)
+    frame["feature_prior_layers"] = ",".join(feature_priors or {})
     frame["C"] = config.C
     io.save_tensor({"preimages": x01, "originals": images, "method": method, "layer": layer}, images_out)
     io.write_parquet(frame, table_out, metadata={"method": method, "layer": layer, "C": config.C, "prior_weight": weight})
@@ -367,7 +426,7 @@ def tables_run(inverter_table: str, preimage_tables: Sequence[str], preimage_ima
     inv = io.read_parquet(inverter_table)
     inv = inv.assign(method="inverter_" + inv["regime"], family="trained inverter")
     pre = pd.concat([io.read_parquet(p) for p in preimage_tables], ignore_index=True)
-    pre = pre.assign(family=np.where(pre["method"] == "tv", "hand-made prior", "learned prior"))
+    pre = pre.assign(family=np.select([pre["method"] == "tv", pre["method"].str.endswith("_features")], ["hand-made prior", "learned image + feature priors"], "learned prior"))
     metrics = ["mse", "psnr", "ssim"]
     rows = pd.concat([inv[["family", "method", "layer", *metrics]], pre[["family", "method", "layer", *metrics, "normalised_error", "relative_error"]]], ignore_index=True)
     table = rows.groupby(["layer", "family", "method"], sort=False).agg(["mean", "std", "count"])
