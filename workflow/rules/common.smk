@@ -7,6 +7,7 @@ from repgeo.config import check_config
 from repgeo.runtime import prefer_fast_blas
 from repgeo.stages.entropy import SPECTRUM_KEYS
 from repgeo.stages.generative import TRAIN_KEYS as GENERATIVE_TRAIN_KEYS
+from repgeo.stages.inversion import method_expert
 from repgeo.stages.geometry import knn_size
 
 # Jobs inherit this process's environment. On AVX-512 CPUs that OpenBLAS does not recognise it
@@ -614,9 +615,9 @@ def inversion_prior_input(wildcards):
     """A pre-image job's priors: the image prior of its expert; for *_features methods also the
     feature-map priors of the feature layers before the inverted layer and the image prior's weight search."""
     method, base = wildcards.method, f"results/inversion/{wildcards.name}"
-    if method == "tv":
+    expert = method_expert(method)
+    if expert is None:
         return {}
-    expert = method.removesuffix("_features")
     files = {"image_prior": f"{base}/priors/{expert}.pt"}
     if method.endswith("_features"):
         e = inversion_entry(wildcards)

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from ..plotting import tile_images as _tile  # noqa: E402
+from ..plotting import tile_images  # noqa: E402
 from .feature_stats import CovarianceStatistics  # noqa: E402
 from .priors import PatchPrior, filter_sheet  # noqa: E402
 
@@ -67,7 +67,7 @@ def plot_inverter_sheets(originals: torch.Tensor, sheets: Mapping[tuple[str, str
         rows += [(f"{layer}, {regime}: reconstruction", _np(recon)), (f"{layer}, {regime}: signed error", _np(signed)), (f"{layer}, {regime}: |error|", _np(absolute))]
     fig, axes = plt.subplots(len(rows), 1, figsize=(1.0 * cols + 0.5, 1.25 * len(rows) + 0.4), squeeze=False)
     for ax, (name, images) in zip(axes[:, 0], rows, strict=True):
-        _show(ax, _tile(images, 1, cols), name)
+        _show(ax, tile_images(images, 1, cols), name)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -117,7 +117,7 @@ def plot_preimage_sheets(results: Sequence[Mapping], layers: Sequence[str], titl
     cols = max(len(images) for _, images in rows)
     fig, axes = plt.subplots(len(rows), 1, figsize=(max(3.0, 1.1 * cols + 0.5), 1.3 * len(rows) + 0.4), squeeze=False)
     for ax, (name, images) in zip(axes[:, 0], rows, strict=True):
-        _show(ax, _tile(images, 1, cols), name)
+        _show(ax, tile_images(images, 1, cols), name)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

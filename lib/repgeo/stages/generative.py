@@ -35,6 +35,7 @@ import torch
 
 from .. import io
 from ..data import DataError, select_samples
+from .images import load_images, split_images
 
 logger = logging.getLogger("repgeo")
 
@@ -46,25 +47,6 @@ TRAIN_KEYS = ("arch", "latent_dim", "width", "depth", "epochs", "batch_size", "l
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _images(arrays_path: str, samples_path: str) -> tuple[pd.DataFrame, torch.Tensor]:
-    samples = io.read_parquet(samples_path)
-    arrays = io.load_tensor(arrays_path)
-    X = torch.as_tensor(arrays, dtype=torch.float32)
-    if X.ndim != 4:
-        raise DataError(
-            f"{arrays_path} holds arrays of shape {tuple(X.shape)}; the generative branch needs images N x C x H x W "
-            "(an image dataset: sklearn_digits, mnist, cifar10, celeba, olivetti, image_folder, lfw_faces)"
-        )
-    return samples, X
-
-
-def _split(samples: pd.DataFrame, X: torch.Tensor, split: str, path: str) -> torch.Tensor:
-    rows = select_samples(samples, split)
-    if len(rows) == 0:
-        raise DataError(f"{path} has no {split} images; set the dataset's test_fraction between 0 and 1")
-    return X[torch.as_tensor(rows)]
 
 
 def autoencoder_config(spec: Spec, model: str):
@@ -93,7 +75,7 @@ def feature_net_run(arrays_path: str, samples_path: str, spec: Spec, model_out: 
     from ..training.classifier import TrainConfig, train_classifier
     from .training import checkpoint_name
 
-    samples, X = _images(arrays_path, samples_path)
+    samples, X = load_images(arrays_path, samples_path, "generative")
     net = dict(spec["feature_net"])
     label = net.pop("label")
     if label not in samples.columns:
@@ -142,9 +124,9 @@ def train_run(arrays_path: str, samples_path: str, spec: Spec, model: str, snaps
     """Train one model of an entry on the training split; write its snapshots and history (module docstring)."""
     from ..generative.training import load_snapshot, run_identity, train_autoencoder
 
-    samples, X = _images(arrays_path, samples_path)
+    samples, X = load_images(arrays_path, samples_path, "generative")
     cfg = autoencoder_config(spec, model)
-    X_train = _split(samples, X, "train", samples_path)
+    X_train = split_images(samples, X, "train", samples_path)
     work = Path(snapshots_out).parent / f"work-{_digest(run_identity(cfg))}"
     logger.info(
         "%s (%s, latent %d): %d epochs on %d training images %s, batch %d, lr %g, %s cost, K = %d; state in %s",
@@ -196,8 +178,8 @@ def evaluate_run(snapshots_path: str, arrays_path: str, samples_path: str, featu
     """Every metric of :mod:`repgeo.generative.evaluation` at every snapshot of one model."""
     from ..generative.evaluation import evaluate_epoch
 
-    samples, X = _images(arrays_path, samples_path)
-    X_test = _split(samples, X, "test", samples_path)
+    samples, X = load_images(arrays_path, samples_path, "generative")
+    X_test = split_images(samples, X, "test", samples_path)
     cfg, models = load_snapshots(snapshots_path, device)
     settings = eval_settings(spec)
     nets, accuracy, version = _feature_nets(feature_net_path, spec, device)
@@ -269,8 +251,8 @@ def tables_run(
     )
     io.write_text(table_html(last, ["latent_dim", *TABLE_METRICS], f"{name}: sliced generative autoencoders", note), outputs["table_html"])
 
-    samples, X = _images(arrays_path, samples_path)
-    X_test = _split(samples, X, "test", samples_path)
+    samples, X = load_images(arrays_path, samples_path, "generative")
+    X_test = split_images(samples, X, "test", samples_path)
     sheets = spec["sheets"]
     cols, rows = int(sheets["columns"]), int(sheets["rows"])
     rng = np.random.default_rng(int(sheets["seed"]))

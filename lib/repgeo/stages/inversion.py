@@ -41,6 +41,7 @@ import torch
 
 from .. import io
 from ..data import DataError, select_samples
+from .images import load_images, split_images
 
 logger = logging.getLogger("repgeo")
 
@@ -57,27 +58,9 @@ C_FULLY_CONNECTED = 1.0
 SEARCH_CRITERION = "ssim"
 
 
-def _images(arrays_path: str, samples_path: str) -> tuple[pd.DataFrame, torch.Tensor]:
-    samples = io.read_parquet(samples_path)
-    X = torch.as_tensor(io.load_tensor(arrays_path), dtype=torch.float32)
-    if X.ndim != 4:
-        raise DataError(
-            f"{arrays_path} holds arrays of shape {tuple(X.shape)}; the inversion branch needs images N x C x H x W "
-            "(an image dataset: natural_images, cifar10, celeba, mnist, olivetti, image_folder, lfw_faces, sklearn_digits)"
-        )
-    return samples, X
-
-
-def _split(samples: pd.DataFrame, X: torch.Tensor, split: str, path: str) -> torch.Tensor:
-    rows = select_samples(samples, split)
-    if len(rows) == 0:
-        raise DataError(f"{path} has no {split} images; set the dataset's test_fraction between 0 and 1")
-    return X[torch.as_tensor(rows)]
-
-
 def _held_out(samples: pd.DataFrame, X: torch.Tensor, path: str, start: int, count: int, seed: int) -> torch.Tensor:
     """``count`` test images from position ``start`` of a seeded permutation of the test split."""
-    test = _split(samples, X, "test", path)
+    test = split_images(samples, X, "test", path)
     order = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))
     if start + count > len(test):
         raise DataError(f"{path} has {len(test)} test images; {start + count} are needed (lower n_images / search_images or raise test_fraction)")
@@ -102,7 +85,7 @@ def network_run(arrays_path: str, samples_path: str, spec: Spec, model_out: str,
     """Train the network to invert on the training split (or load the user's torchvision weights); report accuracy."""
     from ..inversion.networks import build_network, load_torchvision_weights, save_network, train_network
 
-    samples, X = _images(arrays_path, samples_path)
+    samples, X = load_images(arrays_path, samples_path, "inversion")
     label = spec["label"]
     if label not in samples.columns:
         raise DataError(f"{samples_path} has no column {label!r}; set the entry's label to one of {list(samples.columns)}")
@@ -150,8 +133,8 @@ def statistics_run(arrays_path: str, samples_path: str, network_path: str, spec:
     from ..inversion.figures import plot_feature_statistics
 
     stats_spec = spec["statistics"]
-    samples, X = _images(arrays_path, samples_path)
-    test = _split(samples, X, "test", samples_path)[: stats_spec["n_images"]]
+    samples, X = load_images(arrays_path, samples_path, "inversion")
+    test = split_images(samples, X, "test", samples_path)[: stats_spec["n_images"]]
     net = _network(network_path)
     F = _features(net, test, layer)
     if F.ndim != 4:
@@ -213,8 +196,8 @@ def inverter_run(arrays_path: str, samples_path: str, network_path: str, spec: S
 
     trainers = {"separate": train_separate, "joint": train_joint, "end_to_end": train_end_to_end}
     inv = spec["inverters"]
-    samples, X = _images(arrays_path, samples_path)
-    train = _split(samples, X, "train", samples_path)
+    samples, X = load_images(arrays_path, samples_path, "inversion")
+    train = split_images(samples, X, "train", samples_path)
     net = _network(network_path, device)
     blocks = _forward_blocks(net, layer)
     with torch.no_grad():
@@ -242,9 +225,9 @@ def inverter_tables_run(arrays_path: str, samples_path: str, network_path: str, 
     from ..inversion.inverters import absolute_error_image, inversion_metrics, reconstruct, signed_error_image
     from ..inversion.metrics import image_metrics
 
-    samples, X = _images(arrays_path, samples_path)
-    train = _split(samples, X, "train", samples_path)
-    test = _split(samples, X, "test", samples_path)
+    samples, X = load_images(arrays_path, samples_path, "inversion")
+    train = split_images(samples, X, "train", samples_path)
+    test = split_images(samples, X, "test", samples_path)
     net = _network(network_path)
     mean_image = train.mean(dim=0)
     unprocess = _unprocess(net, X.shape[2:], X.shape[1])
@@ -256,11 +239,13 @@ def inverter_tables_run(arrays_path: str, samples_path: str, network_path: str, 
         blocks = _forward_blocks(net, layer)
         x_hat = reconstruct(_load_inverter(path, net, layer), blocks, Xp, unprocess=unprocess)
         m = inversion_metrics(test, x_hat, mean_image).to_frame(regime=regime, layer=layer)
-        q = image_metrics(x_hat.clamp(0, 1), test)
+        clipped = x_hat.clamp(0, 1)
+        q = image_metrics(clipped, test)
         m["psnr"], m["ssim"] = q["psnr"].to_numpy(), q["ssim"].to_numpy()
         frames.append(m)
         logger.info("%s from %s: mse %.5f (mean image %.5f), ssim %.3f", regime, layer, m["mse"].mean(), m["baseline_mse"].mean(), m["ssim"].mean())
-        sheets[(layer, regime)] = (x_hat[:show].clamp(0, 1), signed_error_image(test[:show], x_hat[:show].clamp(0, 1)), absolute_error_image(test[:show], x_hat[:show].clamp(0, 1)))
+        shown = clipped[:show]
+        sheets[(layer, regime)] = (shown, signed_error_image(test[:show], shown), absolute_error_image(test[:show], shown))
     table = pd.concat(frames, ignore_index=True)
     io.write_parquet(table, table_out, metadata={"n_test": len(test)})
     io.save_figure(plot_inverter_sheets(test[:show], sheets, f"{spec['arch']}: inverters on held-out images"), figure_out, dpi=dpi)
@@ -269,25 +254,40 @@ def inverter_tables_run(arrays_path: str, samples_path: str, network_path: str, 
 # --- learned patch priors ------------------------------------------------------------------------
 
 
-def prior_run(arrays_path: str, samples_path: str, spec: Spec, expert: str, prior_out: str, history_out: str, figure_out: str, dpi: int = 110) -> None:
-    """Fit a score-matching patch prior (ica or student_t) on whitened patches of the training images (seed 3.4.2-3.4.3)."""
-    from ..inversion.figures import plot_filter_sheet
+def _fit_prior(maps: torch.Tensor, expert: str, p: Spec, size: int, components: int | None, remove_dc: bool, what: str):
+    """Patches of ``maps`` (N x C x H x W), whitened, then a score-matching prior of ``expert`` fitted on them."""
     from ..inversion.patches import extract_patches, fit_whitening
     from ..inversion.priors import fit_score_matching
 
-    p = spec["priors"]
-    samples, X = _images(arrays_path, samples_path)
-    train = _split(samples, X, "train", samples_path).double()
-    patches = extract_patches(train, p["patch_size"], p["n_patches"], seed=p["seed"])
-    whitening = fit_whitening(patches, n_components=p["components"])
+    patches = extract_patches(maps, size, p["n_patches"], seed=p["seed"])
+    whitening = fit_whitening(patches, n_components=components, remove_dc=remove_dc)
     Z = whitening.transform(patches)
     n_filters = max(1, round(p["overcompleteness"] * whitening.n_components))
-    logger.info("%s prior: %d patches %dx%dx%d, %d whitened dimensions, %d filters, %d steps", expert, len(patches), X.shape[1], p["patch_size"], p["patch_size"], whitening.n_components, n_filters, p["steps"])
-    prior = fit_score_matching(Z, n_filters=n_filters, expert=expert, steps=p["steps"], lr=p["lr"], batch_size=min(p["batch_size"], len(Z)), seed=p["seed"], whitening=whitening, logger=logger)
-    io.save_tensor({"prior": prior.to_dict(), "channels": int(X.shape[1]), "patch_size": p["patch_size"]}, prior_out)
+    logger.info(
+        "%s prior on %s: %d patches %dx%dx%d, %d whitened dimensions, %d filters, %d steps",
+        expert, what, len(patches), maps.shape[1], size, size, whitening.n_components, n_filters, p["steps"],
+    )  # fmt: skip
+    return fit_score_matching(Z, n_filters=n_filters, expert=expert, steps=p["steps"], lr=p["lr"], batch_size=min(p["batch_size"], len(Z)), seed=p["seed"], whitening=whitening, logger=logger)
+
+
+def _write_prior(prior, prior_out: str, state: dict, history_out: str, labels: dict) -> None:
+    """The prior with ``state`` (channels, patch size, ...) to ``prior_out``, and its loss history labelled by ``labels``."""
+    io.save_tensor({"prior": prior.to_dict(), **state}, prior_out)
     history = pd.DataFrame(prior.history, columns=["step", "loss"])
-    history.insert(0, "expert", expert)
-    io.write_parquet(history, history_out, metadata={"expert": expert, "converged": bool(prior.converged)})
+    for i, (k, v) in enumerate(labels.items()):
+        history.insert(i, k, v)
+    io.write_parquet(history, history_out, metadata={**labels, "converged": bool(prior.converged)})
+
+
+def prior_run(arrays_path: str, samples_path: str, spec: Spec, expert: str, prior_out: str, history_out: str, figure_out: str, dpi: int = 110) -> None:
+    """Fit a score-matching patch prior (ica or student_t) on whitened patches of the training images (seed 3.4.2-3.4.3)."""
+    from ..inversion.figures import plot_filter_sheet
+
+    p = spec["priors"]
+    samples, X = load_images(arrays_path, samples_path, "inversion")
+    train = split_images(samples, X, "train", samples_path).double()
+    prior = _fit_prior(train, expert, p, p["patch_size"], p["components"], True, "images")
+    _write_prior(prior, prior_out, {"channels": int(X.shape[1]), "patch_size": p["patch_size"]}, history_out, {"expert": expert})
     io.save_figure(plot_filter_sheet(prior, int(X.shape[1]), f"{expert} prior: {prior.n_filters} filters of {p['patch_size']}x{p['patch_size']} patches, by weight"), figure_out, dpi=dpi)
 
 
@@ -297,35 +297,22 @@ def _load_prior(path: str):
     return PatchPrior.from_dict(io.load_tensor(path)["prior"])
 
 
-# --- pre-images ----------------------------------------------------------------------------------
-
-
 def feature_prior_run(arrays_path: str, samples_path: str, network_path: str, spec: Spec, expert: str, layer: str, prior_out: str, history_out: str) -> None:
     """Fit a score-matching prior on patches of ``layer``'s feature maps of the training images, all channels
     included (seed 5.1: feature-map priors used at intermediate layers)."""
-    from ..inversion.patches import extract_patches, fit_whitening
-    from ..inversion.priors import fit_score_matching
-
     p = spec["priors"]
-    samples, X = _images(arrays_path, samples_path)
-    train = _split(samples, X, "train", samples_path)
-    net = _network(network_path)
-    F = torch.as_tensor(_features(net, train, layer)).double()
+    samples, X = load_images(arrays_path, samples_path, "inversion")
+    train = split_images(samples, X, "train", samples_path)
+    F = torch.as_tensor(_features(_network(network_path), train, layer)).double()
     if F.ndim != 4:
         raise ValueError(f"layer {layer!r} gives vectors; feature-map priors need a layer with maps (conv, relu, norm, pool)")
-    size = p["feature_patch_size"]
-    patches = extract_patches(F, size, p["n_patches"], seed=p["seed"])
     # Channels of a feature map are different quantities: no per-patch mean over them is removed.
-    whitening = fit_whitening(patches, n_components=p["feature_components"], remove_dc=False)
-    Z = whitening.transform(patches)
-    n_filters = max(1, round(p["overcompleteness"] * whitening.n_components))
-    logger.info("%s prior on %s maps: %d patches %dx%dx%d, %d whitened dimensions, %d filters", expert, layer, len(patches), F.shape[1], size, size, whitening.n_components, n_filters)
-    prior = fit_score_matching(Z, n_filters=n_filters, expert=expert, steps=p["steps"], lr=p["lr"], batch_size=min(p["batch_size"], len(Z)), seed=p["seed"], whitening=whitening, logger=logger)
-    io.save_tensor({"prior": prior.to_dict(), "layer": layer, "channels": int(F.shape[1]), "patch_size": size}, prior_out)
-    history = pd.DataFrame(prior.history, columns=["step", "loss"])
-    history.insert(0, "expert", expert)
-    history.insert(1, "layer", layer)
-    io.write_parquet(history, history_out, metadata={"expert": expert, "layer": layer, "converged": bool(prior.converged)})
+    prior = _fit_prior(F, expert, p, p["feature_patch_size"], p["feature_components"], False, f"{layer} maps")
+    state = {"layer": layer, "channels": int(F.shape[1]), "patch_size": p["feature_patch_size"]}
+    _write_prior(prior, prior_out, state, history_out, {"expert": expert, "layer": layer})
+
+
+# --- pre-images ----------------------------------------------------------------------------------
 
 
 def method_expert(method: str) -> str | None:
@@ -352,7 +339,7 @@ def preimage_run(
     from ..inversion.priors import image_energy
 
     pre = spec["preimage"]
-    samples, X = _images(arrays_path, samples_path)
+    samples, X = load_images(arrays_path, samples_path, "inversion")
     images = _held_out(samples, X, samples_path, 0, pre["n_images"], pre["seed"])
     search = _held_out(samples, X, samples_path, pre["n_images"], pre["search_images"], pre["seed"])
     net = _network(network_path, device)
