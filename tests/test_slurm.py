@@ -27,7 +27,6 @@ CONFIG = {
     "datasets": {
         "digits": {"source": "sklearn_digits", "n": 300},
         "torus": {"source": "manifold", "manifold": "torus", "n": 400},
-        "rgb": {"source": "natural_images", "mode": "patches", "grayscale": False, "patch_size": 16, "n": 300, "images": ["astronaut", "coffee"]},
     },
     "diffusion": {"digits": {"dataset": "digits", "n_components": 3}},
     "geometry": {
@@ -45,15 +44,6 @@ CONFIG = {
             "dataset": "digits", "models": ["scfwae"], "latent_dim": 4, "width": 16, "epochs": 2, "eval_every": 1, "batch_size": 64,
             "evaluation": {"n_generated": 100, "kid_subsets": 3, "kid_subset_size": 50, "cw_subset_size": 60, "cw_repeats": 1},
             "feature_net": {"arch": "mlp", "width": 16, "hidden": 1, "epochs": 1}, "sheets": {"rows": 2, "columns": 3},
-        }
-    },
-    "inversion": {
-        "rgb": {
-            "dataset": "rgb", "arch": "vgg_small", "width": 4, "layers": ["pool1"],
-            "training": {"epochs": 1, "batch_size": 64, "optimiser": "adam", "lr": 0.001, "weight_decay": 0.0},
-            "statistics": {"n_images": 40, "channels": 1}, "inverters": {"epochs": 1, "regimes": ["separate"], "n_show": 2},
-            "priors": {"experts": ["ica"], "patch_size": 4, "n_patches": 1000, "steps": 40},
-            "preimage": {"methods": ["tv"], "iterations": [20, 5], "n_images": 1, "search_images": 1},
         }
     },
 }
@@ -111,4 +101,3 @@ def test_slurm_run_equals_local_run_requests_gpus_and_retries(slurm_cluster, tmp
     assert not problems, "\n".join(problems)
     assert len(compared) >= 15 and any(c.endswith("trajectory.parquet") for c in compared)
     assert "results/generative/digits/scfwae/metrics.parquet" in compared
-    assert "results/inversion/rgb/comparison.parquet" in compared and "results/inversion/rgb/preimages/tv/pool1.pt" in compared
