@@ -10,6 +10,7 @@ import pytest
 import torch
 from repgeo.generative.distances import (
     ONE_D_DISTANCES,
+    _sort_rows,
     cramer_von_mises,
     cramer_wold_1d,
     cw_distance,
@@ -472,3 +473,16 @@ def test_bad_input_errors():
     singular[:, 2] = singular[:, 0] - singular[:, 1]
     with pytest.raises(ValueError, match="singular"):
         mardia_test(singular)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_row_sort_matches_torch_sort(dtype):
+    # The CPU fast path sorts through NumPy; bfloat16 (no NumPy type) falls back to torch.sort.
+    x = torch.randn(50, 128, generator=gen(21)).to(dtype)
+    x[3, :10] = 0.5  # ties
+    values, order = _sort_rows(x, with_order=True)
+    assert torch.equal(values, torch.sort(x, dim=1).values)
+    assert torch.equal(x.gather(1, order), values)
+    assert torch.equal(torch.sort(order, dim=1).values, torch.arange(128).expand(50, 128))
+    only_values, none = _sort_rows(x, with_order=False)
+    assert none is None and torch.equal(only_values, values)
