@@ -101,3 +101,37 @@ def test_slurm_run_equals_local_run_requests_gpus_and_retries(slurm_cluster, tmp
     assert not problems, "\n".join(problems)
     assert len(compared) >= 15 and any(c.endswith("trajectory.parquet") for c in compared)
     assert "results/generative/digits/scfwae/metrics.parquet" in compared
+
+
+@pytest.mark.slow  # about 3 minutes more (make test-slow): the test above is the one CI runs
+def test_slurm_runs_the_inversion_and_audio_branches_like_a_local_run(slurm_cluster, tmp_path):
+    """The two branches the CI test leaves out, submitted the same way: equal artifacts, GPU requests honoured."""
+    from test_workflow_audio import TINY as AUDIO
+    from test_workflow_inversion import TINY as INVERSION
+
+    config = {
+        "threads": {"data": 1, "training": 1, "entropy": 1, "plot": 1},
+        "datasets": {**INVERSION["datasets"], **AUDIO["datasets"]},
+        "inversion": {"tiny": {**INVERSION["inversion"]["tiny"], "gpu": True}},
+        "audio": AUDIO["audio"],
+    }
+    local, cluster = tmp_path / "local", tmp_path / "slurm"
+    for work in (local, cluster):
+        work.mkdir()
+        write_config(work, config)
+    snakemake(local, "--cores", "2")
+    cmd = [
+        "timeout", "-s", "INT", "-k", "60", "1500", sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"), "--directory", str(cluster), "--configfile", str(cluster / "config.yaml"),
+        "--profile", str(REPO / "workflow/profiles/slurm"),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=cluster, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=1800)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    network_log = (cluster / "results/logs/inversion_network/tiny.log").read_text()
+    assert "SLURM_JOB_ID=" in network_log and "CUDA_VISIBLE_DEVICES=0" in network_log
+    compared, problems = compare_results(local, cluster)
+    # The GAN's history records wall-clock seconds, also inside its checkpoints (weights are equal).
+    problems = [p for p in problems if not (p.startswith("results/audio/") and "/gan/" in p and "seconds" in p)]
+    assert not problems, "\n".join(problems)
+    assert "results/inversion/tiny/comparison.parquet" in compared and "results/audio/words/gan/model.pt" in compared
+    assert sum(c.startswith("results/inversion/") for c in compared) >= 20 and sum(c.startswith("results/audio/") for c in compared) >= 10

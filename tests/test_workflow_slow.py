@@ -61,7 +61,7 @@ def test_default_run_and_report(tmp_path):
     assert io.read_parquet(base / "network_history.parquet")["test_accuracy"].iloc[-1] > 0.6
     for fig in ("statistics/pool1.png", "inverters.png", "priors/ica.png", "comparison.png", "preimages.png"):
         assert (base / fig).stat().st_size > 20_000, fig
-        assert fig.rsplit("/", 1)[1] in html, fig
+        assert fig.rsplit("/", 1)[-1] in html, fig
     assert planned_jobs(tmp_path) == {}
 
 
