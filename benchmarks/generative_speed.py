@@ -49,7 +49,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import append_table, bench_env, child_setup, emit, run_child
+from harness import append_table, bench_env, check_device, child_setup, emit, run_child, selected_cases, sync
 from repgeo.generative.training import MODELS  # harness puts lib/ on the path
 
 HERE = Path(__file__).resolve().parent
@@ -67,13 +67,6 @@ CASES = {f"{m}_{a}": (m, a) for a in ARCHS for m in MODELS}
 DEFAULT_CASES = tuple(f"{m}_{a}" for a in DEFAULT_ARCHS for m in MODELS)
 MIN_STEPS, MIN_SECONDS, MAX_STEPS = 5, 2.0, 400  # timed steps: at least 5 and 2 s (at most 400)
 SLOW_ARCH_WARMUP = {"celeba_bn": 2}  # arch: warm-up steps when --warmup is not given (else 3)
-
-
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_training_step(model_name: str, arch: str, device, warmup: int, steps: int, compiled: bool) -> dict:
@@ -103,7 +96,7 @@ def time_training_step(model_name: str, arch: str, device, warmup: int, steps: i
         if i == warmup:
             cpu0, wall0 = time.process_time(), time.perf_counter()
         b = i % n_batches
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         xb = X_dev[order[b * BATCH : (b + 1) * BATCH].to(device)]
         z, x_hat = model(xb)
@@ -116,7 +109,7 @@ def time_training_step(model_name: str, arch: str, device, warmup: int, steps: i
         loss.backward()
         opt.step()
         sums += torch.stack([loss.detach(), rec.detach(), dist.detach() if dist is not None else torch.tensor(float("nan"), device=device)]).double().cpu()
-        _sync(device)
+        sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
         i += 1
@@ -146,11 +139,11 @@ def time_distance(model_name: str, arch: str, device, compiled: bool, warmup: in
     times = []
     for i in range(warmup + calls):
         z.grad = None
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         d = batch_distance(z, cfg, gen)
         d.backward()
-        _sync(device)
+        sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     return {"distance_calls": calls, "distance_seconds_median": float(np.median(times))}
@@ -192,21 +185,12 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="the sliced distances through torch.compile (AutoencoderConfig.compile); compilation happens in the warm-up")
     ap.add_argument("--out", default=str(HERE / "results" / "generative_speed.parquet"))
     args = ap.parse_args()
-    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-        raise SystemExit(f"--device must be cpu or cuda, got {args.device!r}")
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise SystemExit("--device cuda: no CUDA device is available to torch here")
+    check_device(args.device)
     if args.steps < 0:
         raise SystemExit(f"--steps must be >= 1 (or 0 for the default), got {args.steps}")
     import pandas as pd
 
-    cases = args.cases.split(",")
-    unknown = [c for c in cases if c not in CASES]
-    if unknown:
-        raise SystemExit(f"unknown case(s) {unknown}; choose from {tuple(CASES)}")
+    cases = selected_cases(args.cases, CASES)
     env, coretype = bench_env()
     rows = []
     for case in cases:

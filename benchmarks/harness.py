@@ -98,3 +98,31 @@ def append_table(df, out: Path, coretype: str | None) -> None:
     tmp = out.with_suffix(".parquet.tmp")
     df.to_parquet(tmp, index=False)
     os.replace(tmp, out)
+
+
+def check_device(name: str) -> None:
+    """Exit with a clear message unless ``name`` is cpu, or cuda[:i] with a CUDA device present."""
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise SystemExit(f"--device must be cpu or cuda, got {name!r}")
+    if name.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: no CUDA device is available to torch here")
+
+
+def selected_cases(text: str, known) -> list[str]:
+    """The comma-separated ``--cases`` value, each checked against ``known``."""
+    cases = text.split(",")
+    unknown = [c for c in cases if c not in known]
+    if unknown:
+        raise SystemExit(f"unknown case(s) {unknown}; choose from {tuple(known)}")
+    return cases
+
+
+def sync(device) -> None:
+    """Wait for a CUDA device's queued work, so that wall-clock timings include it."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

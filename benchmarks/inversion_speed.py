@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import append_table, bench_env, child_setup, emit, run_child
+from harness import append_table, bench_env, check_device, child_setup, emit, run_child, selected_cases, sync
 
 HERE = Path(__file__).resolve().parent
 
@@ -61,13 +61,6 @@ INVERTER_CASES = {  # case: (arch, image size, layer)
 }
 CASES = (*PREIMAGE_CASES, *INVERTER_CASES)
 INVERTER_BATCH = 64
-
-
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _ica_prior(X):
@@ -109,10 +102,10 @@ def time_preimage(arch: str, size: int, layer: str, prior: str | None, batch: in
 
     def run(n: int) -> float:
         config = PreimageConfig(C=C, iterations=(n, 1), lambda_tv=0.0 if prior else None, log_every=10**6)
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         preimage(phi, phi0, (3, size, size), config, stride=stride_px, extra_priors=extra, generator=torch.Generator().manual_seed(0))
-        _sync(device)
+        sync(device)
         return time.perf_counter() - t0
 
     run(2)
@@ -138,10 +131,10 @@ def time_inverter(arch: str, size: int, layer: str, train_images: int, device) -
     with torch.no_grad():
         Xp = net.preprocess(X.to(device))
     train_end_to_end(blocks, Xp[: train_images // 2], epochs=1, batch_size=INVERTER_BATCH, lr=3e-4, seed=0)
-    _sync(device)
+    sync(device)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     train_end_to_end(blocks, Xp, epochs=1, batch_size=INVERTER_BATCH, lr=3e-4, seed=0)
-    _sync(device)
+    sync(device)
     wall = time.perf_counter() - wall0
     return {
         "input_size": "x".join(map(str, net.input_size)), "epoch_images": train_images, "epoch_seconds": wall,
@@ -183,22 +176,13 @@ def main() -> None:
     ap.add_argument("--train-images", type=int, default=512, help="images of the timed inverter epoch (default 512)")
     ap.add_argument("--out", default=str(HERE / "results" / "inversion_speed.parquet"))
     args = ap.parse_args()
-    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-        raise SystemExit(f"--device must be cpu or cuda, got {args.device!r}")
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise SystemExit("--device cuda: no CUDA device is available to torch here")
+    check_device(args.device)
     for name in ("images", "train_images"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     import pandas as pd
 
-    cases = args.cases.split(",")
-    unknown = [c for c in cases if c not in CASES]
-    if unknown:
-        raise SystemExit(f"unknown case(s) {unknown}; choose from {CASES}")
+    cases = selected_cases(args.cases, CASES)
     env, coretype = bench_env()
     rows = []
     for case in cases:
