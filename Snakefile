@@ -5,7 +5,16 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# A config file given on the command line (--configfile) runs as written: the default run's
+# config.yaml is read only when none is given, so no default entry (and no default key of a
+# same-named entry) leaks into the user's run. --config KEY=VALUE still applies on top of either.
+if not workflow.overwrite_configfiles:
+    # Snakemake's own reader reports a YAML syntax error without line or column.
+    from repgeo.config import check_config_file_syntax
+
+    check_config_file_syntax("config.yaml")
+
+    configfile: "config.yaml"
 
 
 report: "workflow/report/workflow.rst"
