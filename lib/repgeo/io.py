@@ -4,6 +4,12 @@ Every writer writes to a temporary name in the destination folder and renames it
 (``os.replace`` is atomic on POSIX file systems), so a job killed mid-write never leaves a
 half-written file under the final name.
 
+Permissions follow the process's umask, as for any file the user creates: ``tempfile`` makes its
+temporary files 0600 and folders 0700, so each writer sets them to 0666 / 0777 less the umask
+(umask 022: 0644 / 0755; umask 002, a shared group folder: 0664 / 0775) before the rename.
+The umask is read without changing it (``/proc/self/status``): :func:`os.umask` is
+process-global, and setting it to read it would race with other threads creating files.
+
 For the tests of that promise, ``REPGEO_KILL_BEFORE_RENAME=<file name>`` makes the process
 group SIGKILL itself after writing that file's temporary copy and before the rename: the
 state that a run killed mid-write (kill -9, the OOM killer, a lost node) leaves behind.
@@ -12,11 +18,13 @@ state that a run killed mid-write (kill -9, the OOM killer, a lost node) leaves 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import signal
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +33,56 @@ import numpy as np
 import pandas as pd
 
 PathLike = str | os.PathLike
+
+_UMASK_LOCK = threading.Lock()
+_UMASK_FALLBACK: int | None = None
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it.
+
+    Linux reports it in ``/proc/self/status`` ("Umask:"). Elsewhere it is read once, under a lock,
+    by setting and restoring it (a file created by another thread in that instant gets the
+    stricter 077), and that value is reused.
+    """
+    global _UMASK_FALLBACK
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        if _UMASK_FALLBACK is None:
+            mask = os.umask(0o077)
+            os.umask(mask)
+            _UMASK_FALLBACK = mask
+        return _UMASK_FALLBACK
+
+
+def default_mode(directory: bool = False) -> int:
+    """The mode a new file (0666) or folder (0777) gets under the current umask."""
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
+def apply_default_mode(target: PathLike | int, directory: bool = False) -> None:
+    """Give a temporary file or folder (a path, or an open file descriptor) the umask's mode.
+
+    ``tempfile.mkstemp``/``mkdtemp`` create 0600/0700 whatever the umask; call this before
+    renaming such a file into place so that the artifact is as readable as any other.
+    """
+    mode = default_mode(directory)
+    try:
+        if isinstance(target, int):
+            os.fchmod(target, mode)
+        else:
+            os.chmod(target, mode)
+    except OSError as err:
+        # File systems without POSIX modes (some network and FUSE mounts) refuse chmod; their
+        # own permissions apply there, and the artifact is still written.
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
 
 
 @contextlib.contextmanager
@@ -36,9 +94,12 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
     tmp_path = Path(tmp)
     try:
+        try:
+            apply_default_mode(fd)
+        finally:
+            os.close(fd)
         yield tmp_path
         if os.environ.get("REPGEO_KILL_BEFORE_RENAME") == final.name:
             os.killpg(os.getpgrp(), signal.SIGKILL)
@@ -60,6 +121,7 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
+        apply_default_mode(tmp_path, directory=True)
         yield tmp_path
         if final.exists():
             shutil.rmtree(final)

@@ -78,14 +78,18 @@ class Spectrum:
     def save(self, path: str | os.PathLike) -> Path:
         """Write to ``path`` (.npz, float64) atomically: a temporary file in the same folder, then a rename.
 
-        A reader never sees a half-written file, even if the writer is killed.
+        A reader never sees a half-written file, even if the writer is killed. The file gets the
+        umask's permissions, as every artifact does (:func:`repgeo.io.apply_default_mode`).
         """
+        from ..io import apply_default_mode
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {k: v for k, v in asdict(self).items() if k != "eigenvalues"}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
+                apply_default_mode(fh.fileno())  # mkstemp's 0600 -> the umask's (0644 under umask 022)
                 np.savez(fh, eigenvalues=np.asarray(self.eigenvalues, dtype=np.float64), meta=np.array(json.dumps({"format": _FORMAT, **meta})))
                 fh.flush()
                 os.fsync(fh.fileno())
