@@ -118,12 +118,49 @@ def test_dimension_sweep_matches_the_reference_table(family, noise, dim, expecte
 # --- SPD matrix mixed with the identity -----------------------------------------------------------
 
 
-def test_random_spd_matrix_is_symmetric_definite_with_spectral_radius_one():
-    A = random_spd_matrix(60, np.random.default_rng(3))
-    np.testing.assert_allclose(A, A.T, atol=1e-14)
+def test_random_spd_matrix_is_the_papers_family_with_its_spectrum():
+    from sklearn.datasets import make_spd_matrix
+
+    n = 60
+    A = random_spd_matrix(n, 3)
+    # The DSE paper's Figure 3A matrix is scikit-learn's make_spd_matrix (the authors' toy script).
+    np.testing.assert_array_equal(A, make_spd_matrix(n_dim=n, random_state=3))
+    np.testing.assert_allclose(A, A.T, atol=1e-12)
+    # Its spectrum, derived in the docstring: one eigenvalue in (n, n + 1), the other n - 1 in (0, 1).
     eigenvalues = np.linalg.eigvalsh(A)
-    assert eigenvalues.min() > 0
-    assert eigenvalues.max() == pytest.approx(1.0, abs=1e-12)
+    assert n < eigenvalues[-1] < n + 1
+    assert 0 < eigenvalues[0] and eigenvalues[-2] < 1
+
+
+def test_spd_identity_sweep_matches_the_papers_figure_3a_values():
+    # The paper's Figure 3A at n = 500: DSE about 3.78 / 6.32 / 8.97 bits at identity weight
+    # 0 / 0.5 / 1. Over seeds 0-9 the values are 3.81 +- 0.06, 6.323 +- 0.017 and exactly log2 500:
+    # the means of 5 seeds are held within 0.1 and 0.03 bits (about 4 standard errors), each seed
+    # within 0.25 and 0.06 (4 sd). The old family (eigenvalues uniform on (0, 1]) gave 8.69 at w = 0.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # five 500 x 500 SVDs: ~1 s on one thread, far more when oversubscribed
+        table = spd_identity_sweep(n=500, weights=(0.0, 0.5, 1.0), seeds=5)
+    by_weight = table.groupby("weight")["dse"]
+    assert by_weight.mean()[0.0] == pytest.approx(3.78, abs=0.1)
+    assert by_weight.mean()[0.5] == pytest.approx(6.32, abs=0.03)
+    np.testing.assert_allclose(table.loc[table["weight"] == 1.0, "dse"], math.log2(500), atol=1e-9)
+    assert math.log2(500) == pytest.approx(8.97, abs=0.005)
+    assert (table.loc[table["weight"] == 0.0, "dse"] - 3.78).abs().max() < 0.25
+    assert (table.loc[table["weight"] == 0.5, "dse"] - 6.32).abs().max() < 0.06
+
+
+def test_spd_identity_entropy_agrees_with_the_reference_formula(tmp_path):
+    # The authors' dse-dsmi 1.1 (test-only oracle) computes DSE from stored eigenvalues when given
+    # an eigenvalue file; fed the spectrum of (1 - w) A + w I it must give the sweep's value.
+    dse_dsmi = pytest.importorskip("dse_dsmi")
+    n = 200
+    table = spd_identity_sweep(n=n, weights=(0.0, 0.3, 0.5), seeds=1).set_index("weight")["dse"]
+    A = random_spd_matrix(n, 0)
+    for w in (0.0, 0.3, 0.5):
+        path = tmp_path / f"eig{w}.npz"
+        np.savez(path, eigvals=np.linalg.eigvalsh((1 - w) * A + w * np.eye(n)))
+        assert dse_dsmi.diffusion_spectral_entropy(None, eigval_save_path=str(path)) == pytest.approx(table[w], abs=1e-9)
 
 
 def test_spd_identity_entropy_rises_to_log2_n():

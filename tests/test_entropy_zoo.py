@@ -223,3 +223,82 @@ def test_initialisation_figure_has_two_panels():
     labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert any("lowest DSE" in lab for lab in labels) and any("highest DSE" in lab for lab in labels)
     plt.close(fig)
+
+
+# --- the cross-model study's bandwidth: sigma = sqrt(D) per model (issue 17, point 5) ---------------
+
+
+def _zoo_defaults() -> dict:
+    """The entropy settings an entropy_zoo entry gets when it sets none (schema defaults)."""
+    from pathlib import Path
+
+    from repgeo.config import load_schema, validate
+
+    schema = load_schema(Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml")
+    cfg = validate({"datasets": {"digits": {"source": "sklearn_digits"}}, "entropy_zoo": {"z": {"dataset": "digits"}}}, schema)
+    return cfg["entropy_zoo"]["z"]["entropy"]
+
+
+def test_zoo_schema_defaults_follow_the_papers_cross_model_study():
+    from pathlib import Path
+
+    from repgeo.config import ConfigError, load_schema, validate
+
+    entropy = _zoo_defaults()
+    assert entropy["sigma"] == "sqrt_dim" and entropy["n_clusters"] == 20
+    assert (entropy["t"], entropy["alpha"], entropy["max_n"], entropy["n_repetitions"]) == (1.0, 0.0, 10000, 5)
+    schema = load_schema(Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml")
+    base = {"datasets": {"digits": {"source": "sklearn_digits"}}}
+    # A number is still allowed (the reference API's absolute 10), as are the adaptive rules.
+    for sigma in (10.0, "median", "knn"):
+        cfg = validate({**base, "entropy_zoo": {"z": {"dataset": "digits", "entropy": {"sigma": sigma}}}}, schema)
+        assert cfg["entropy_zoo"]["z"]["entropy"]["sigma"] == sigma
+    with pytest.raises(ConfigError, match="sigma"):
+        validate({**base, "entropy_zoo": {"z": {"dataset": "digits", "entropy": {"sigma": "sqrt"}}}}, schema)
+    # The other entropy sections keep the reference's absolute sigma = 10 and 10 clusters.
+    cfg = validate({**base, "entropy_init": {"i": {"dataset": "digits"}}}, schema)
+    assert (cfg["entropy_init"]["i"]["entropy"]["sigma"], cfg["entropy_init"]["i"]["entropy"]["n_clusters"]) == (10.0, 10)
+
+
+def test_embedding_sigma_resolves_sqrt_dim_only():
+    from repgeo.entropy.zoo import embedding_sigma
+
+    assert embedding_sigma("sqrt_dim", 64) == 8.0 and embedding_sigma("sqrt_dim", np.int64(2)) == pytest.approx(np.sqrt(2))
+    assert embedding_sigma(10.0, 64) == 10.0 and embedding_sigma("median", 64) == "median"
+    with pytest.raises(ValueError, match="positive integer"):
+        embedding_sigma("sqrt_dim", 0)
+
+
+def test_zoo_members_are_measured_at_sigma_sqrt_d_against_the_reference(tmp_path):
+    # Two members whose embeddings differ in width (D = 16 and 100), measured by the stage with
+    # the schema's defaults; DSE and DSMI(Z; Y) must equal the authors' dse-dsmi 1.1 (test-only
+    # oracle) at sigma = sqrt(D) -- 4 and 10 -- and differ from the fixed sigma = 10 of the old zoo
+    # for the narrow member.
+    from repgeo import io
+    from repgeo.stages.entropy_uses import zoo_table
+
+    dse_dsmi = pytest.importorskip("dse_dsmi")
+    rng = np.random.default_rng(5)
+    n = 90
+    labels = np.repeat(np.arange(3), n // 3)
+    positions = np.arange(n)
+    io.write_parquet(pd.DataFrame({"position": positions, "x_group": rng.integers(0, 4, n)}), tmp_path / "x_groups.parquet")
+    members = []
+    for name, dim in (("narrow", 16), ("wide", 100)):
+        # Class structure at the scale of each width: centres 3 apart per coordinate, unit noise.
+        Z = (labels[:, None] * 3.0 + rng.standard_normal((n, dim))) * rng.uniform(0.5, 1.5, dim)
+        io.save_tensor({"Z": Z[None].astype(np.float32), "positions": positions, "labels": labels}, tmp_path / f"{name}.pt")
+        io.write_parquet(pd.DataFrame({"epoch": [0], "test_accuracy": [0.5 + dim / 1000]}), tmp_path / f"{name}.parquet")
+        members.append({"member": name, "model": "mlp", "width": dim, "epochs": None, "embeddings": str(tmp_path / f"{name}.pt"), "history": str(tmp_path / f"{name}.parquet")})
+    spec = {"dataset": "digits", "entropy": {**_zoo_defaults(), "n_repetitions": 2}}
+    table = zoo_table(members, str(tmp_path / "x_groups.parquet"), spec, str(tmp_path / "models.parquet"), str(tmp_path / "corr.parquet")).set_index("member")
+    for name, dim in (("narrow", 16), ("wide", 100)):
+        Z = io.load_tensor(tmp_path / f"{name}.pt")["Z"][0].double().numpy()  # what the stage read
+        sigma = np.sqrt(dim)
+        assert table.loc[name, "dim"] == dim and table.loc[name, "sigma"] == pytest.approx(sigma)
+        reference = dse_dsmi.diffusion_spectral_entropy(Z, gaussian_kernel_sigma=sigma)
+        assert table.loc[name, "dse"] == pytest.approx(reference, abs=1e-9)
+        mi_y, _ = dse_dsmi.diffusion_spectral_mutual_information(Z, labels, reference_discrete=True, gaussian_kernel_sigma=sigma, num_repetitions=2)
+        assert table.loc[name, "dsmi_zy"] == pytest.approx(mi_y, abs=1e-9)
+    fixed = dse_dsmi.diffusion_spectral_entropy(io.load_tensor(tmp_path / "narrow.pt")["Z"][0].double().numpy(), gaussian_kernel_sigma=10.0)
+    assert abs(table.loc["narrow", "dse"] - fixed) > 0.1, (table.loc["narrow", "dse"], fixed)

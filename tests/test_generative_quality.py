@@ -294,3 +294,69 @@ def test_generation_quality_inception_is_called_fid(inception_weights, classifie
         generation_quality(np.zeros((2, 1, 8, 8)), np.zeros((2, 1, 8, 8)), FeatureNet(classifier, "c"), name="inception")
     with pytest.raises(TypeError, match="FeatureNet"):
         generation_quality(np.zeros((2, 1, 8, 8)), np.zeros((2, 1, 8, 8)), classifier)
+
+
+# ---------------------------------------------------------------- signed normalised kurtosis (Table 1)
+
+
+def _b2_moments(d: int, m: tuple[float, float, float, float]) -> tuple[float, float]:
+    """E b2 = E ||z||^4 and Var ||z||^4 in closed form for z with d iid coordinates x whose squares
+    Y = x^2 have moments m = (E Y, E Y^2, E Y^3, E Y^4): with S = sum_i Y_i, E S^2 = d m2 + d(d-1) m1^2
+    and E S^4 expands over the index patterns of four factors (4; 3+1; 2+2; 2+1+1; 1+1+1+1).
+    """
+    m1, m2, m3, m4 = m
+    es2 = d * m2 + d * (d - 1) * m1**2
+    es4 = d * m4 + 4 * d * (d - 1) * m3 * m1 + 3 * d * (d - 1) * m2**2 + 6 * d * (d - 1) * (d - 2) * m2 * m1**2 + d * (d - 1) * (d - 2) * (d - 3) * m1**4
+    return es2, es4 - es2**2
+
+
+# Moments of x^2 at unit variance: uniform on [-sqrt 3, sqrt 3], E x^2k = 3^k / (2k + 1); Laplace
+# with scale 1/sqrt 2, E x^2k = (2k)! / 2^k.
+UNIFORM_SQUARE_MOMENTS = (1.0, 9 / 5, 27 / 7, 9.0)
+LAPLACE_SQUARE_MOMENTS = (1.0, 6.0, 90.0, 2520.0)
+
+
+def test_normalised_kurtosis_is_signed_b2_minus_d_d_plus_2_for_light_tails():
+    from repgeo.generative.evaluation import EvalSettings, latent_metrics
+    from repgeo.generative.normality import mardia_prior
+
+    # Knop et al. (arXiv 1901.10417), Table 1, "kurtosis (normalized)" = b2 - D(D+2), signed (the
+    # table has negative entries). Unit-variance uniform codes have Mardia b2 = D * 9/5 + D(D - 1),
+    # so b2 - D(D+2) = -1.2 D = -7.2 at D = 6, with sampling sd sqrt(Var ||z||^4 / n) = 0.200 at
+    # n = 20,000 (Var ||z||^4 = 799.8; a 2-million-point simulation gives 800.4). The old
+    # |b2 - D(D+2)| was +7.2.
+    n, d = 20_000, 6
+    mean_b2, var_fourth = _b2_moments(d, UNIFORM_SQUARE_MOMENTS)
+    assert mean_b2 - d * (d + 2) == pytest.approx(-1.2 * d)
+    sd = np.sqrt(var_fourth / n)
+    assert sd == pytest.approx(0.2, abs=1e-3)
+    for seed in range(3):
+        z = np.random.default_rng(seed).uniform(-np.sqrt(3), np.sqrt(3), (n, d))
+        raw = mardia_prior(z)
+        assert raw.normalised_kurtosis == pytest.approx(raw.kurtosis - d * (d + 2), rel=1e-12)
+        assert raw.normalised_kurtosis < 0
+        assert abs(raw.normalised_kurtosis - (-1.2 * d)) < 4 * sd, (seed, raw.normalised_kurtosis)
+    # The evaluation row (the source of curves.parquet and Table 1) keeps the sign.
+    z = np.random.default_rng(0).uniform(-np.sqrt(3), np.sqrt(3), (4000, d))
+    row = latent_metrics(z, EvalSettings(latent_repeats=1, cw_subset_size=500, cw_repeats=1), seed=0)
+    assert row["mardia_kurtosis_normalised"] == pytest.approx(mardia_prior(z).normalised_kurtosis, rel=1e-12)
+    assert row["mardia_kurtosis_normalised"] < 0
+    # Heavy tails stay positive: unit-variance Laplace codes have E x^4 = 6, so b2 - D(D+2) =
+    # D (6 - 3) = +18 at D = 6, sd 2.43 at n = 5,000 (simulated Var ||z||^4: 29,761 vs 29,484).
+    n = 5000
+    mean_b2, var_fourth = _b2_moments(d, LAPLACE_SQUARE_MOMENTS)
+    assert mean_b2 - d * (d + 2) == pytest.approx(3.0 * d)
+    heavy = mardia_prior(np.random.default_rng(1).laplace(0.0, 1 / np.sqrt(2), (n, d))).normalised_kurtosis
+    assert heavy > 0 and abs(heavy - 3.0 * d) < 4 * np.sqrt(var_fourth / n), heavy
+
+
+def test_curves_figure_plots_the_magnitude_of_the_signed_kurtosis_on_a_log_scale():
+    import pandas as pd
+
+    from repgeo.generative.figures import CURVES, plot_curves
+
+    metrics = pd.DataFrame({"model": ["ae"] * 3, "epoch": [1, 2, 3], "mardia_kurtosis_normalised": [-40.0, -4.0, 0.5]})
+    fig = plot_curves(metrics, "t")
+    ax = next(a for a in fig.axes if a.get_title() == CURVES["mardia_kurtosis_normalised"])
+    assert ax.get_yscale() == "log"
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [40.0, 4.0, 0.5])

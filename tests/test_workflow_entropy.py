@@ -262,8 +262,11 @@ def test_model_zoo_measures_every_model_and_correlates(entropy_run):
     for _, row in models.iterrows():
         emb = io.load_tensor(w / row["member"] / "embeddings.pt")
         Z = emb["Z"][row["epoch"]].double().numpy()
-        assert row["dse"] == pytest.approx(diffusion_spectral_entropy(Z), abs=1e-9)
-        mi_x = diffusion_spectral_mutual_information(Z, groups=x_groups, n_repetitions=2)
+        # The zoo's default bandwidth is sigma = sqrt(D) per model (DSE paper, Figure 10).
+        sigma = np.sqrt(Z.shape[1])
+        assert (row["dim"], row["sigma"]) == (Z.shape[1], pytest.approx(sigma))
+        assert row["dse"] == pytest.approx(diffusion_spectral_entropy(Z, sigma=sigma), abs=1e-9)
+        mi_x = diffusion_spectral_mutual_information(Z, sigma=sigma, groups=x_groups, n_repetitions=2)
         assert row["dsmi_zx"] == pytest.approx(mi_x.value, abs=1e-9)
     ext = io.load_tensor(w / "ext-tv/embeddings.pt")["Z"]
     assert tuple(ext.shape) == (1, 60, 512)  # resnet18's pooled features of the 60 tracked digits

@@ -1,13 +1,22 @@
 """Configuration checks: JSON-schema validation with readable errors, defaults, data paths.
 
 The workflow validates its config with :func:`check_config` before it builds the DAG, so a
-wrong type, an unknown key, an out-of-range value or a missing data path stops the run before
-any job, with one line per problem that names the key (as a dotted path) and what is expected.
+wrong type, an unknown key, an out-of-range value, NaN or infinity, a missing data path, a
+column name the dataset will not have or a count the data cannot satisfy stops the run before
+any job, with one line per problem that names the key (as a dotted path) and the fix.
+
+``python -m repgeo.config FILE...`` runs the same checks on config files outside the workflow,
+and reports a YAML syntax error with its line and column (Snakemake's own reader of
+``--configfile`` says only that the file is not valid JSON or YAML).
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import json
+import math
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,8 +36,63 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
+    # libyaml's safe loader when PyYAML has it: about seven times faster than the pure-Python
+    # one on this schema, which every snakemake start (and many tests) reads.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(path) as fh:
-        return yaml.safe_load(fh)
+        parser = loader(fh)
+        try:
+            return parser.get_single_data()
+        finally:
+            parser.dispose()
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML (or JSON) config file as a dict; a syntax error raises :class:`ConfigError` with the
+    file, line and column, and a file whose top level is not a mapping says so."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError([f"{path}: cannot be read ({err})"], "config file") from err
+    try:
+        # Snakemake reads a config file as JSON first, then as YAML: accept what it accepts.
+        data = json.loads(text)
+    except ValueError:
+        pass
+    else:
+        return _mapping_or_error(data, path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        # PyYAML marks are 0-based; editors count lines and columns from 1. The context mark is
+        # where the unfinished construct began, often the real culprit (an unclosed bracket).
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        what = err.problem or err.context or "invalid YAML"
+        if err.context and err.problem and err.context_mark:
+            c = err.context_mark
+            what += f" ({err.context} that begins at line {c.line + 1}, column {c.column + 1})"
+        hint = "; YAML indents with spaces only, replace the tab" if "'\\t'" in what else ""
+        raise ConfigError([f"{where}: YAML syntax error: {what}{hint}; fix the file there"], "config file") from err
+    except yaml.YAMLError as err:
+        raise ConfigError([f"{path}: YAML syntax error: {err}; fix the file"], "config file") from err
+    return _mapping_or_error(data, path)
+
+
+def _mapping_or_error(data: Any, path: Path) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: the top level is a {type(data).__name__}, expected keys such as datasets:"], "config file")
+    return data
+
+
+def check_config_file_syntax(path: str | Path) -> None:
+    """Raise :class:`ConfigError` naming line and column when ``path`` exists and is not valid
+    YAML; do nothing when it is valid or absent (Snakemake then reports the missing file)."""
+    if Path(path).is_file():
+        read_config_file(path)
 
 
 def _with_defaults(cls):
@@ -54,14 +118,75 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any], source: str =
     Raises :class:`ConfigError` listing every problem.
     """
     cfg = copy.deepcopy(dict(config))
+    # JSON-schema bounds never fire on NaN (every comparison with it is false) and infinity
+    # passes every lower bound, so non-finite numbers are found by walking the config. They get
+    # one line each; the schema's own complaints about the same value (e.g. "expected integer,
+    # got nan") would only repeat it.
+    non_finite = list(_non_finite(cfg))
+    problems = [_describe_non_finite(path, value) for path, value in non_finite]
+    bad_paths = [path for path, _ in non_finite]
     # Validate first without side effects: defaults filled inside a failing branch could
     # otherwise hide the real error.
-    problems = [_describe(e) for e in _leaf_errors(Draft202012Validator(schema).iter_errors(cfg))]
+    errors = [e for e in _leaf_errors(Draft202012Validator(schema).iter_errors(cfg)) if not _caused_by(e, bad_paths)]
+    problems += [_describe(e) for e in _one_type_error_per_key(errors)]
     if problems:
         raise ConfigError(sorted(set(problems)), source)
     for _ in _Filling(schema).iter_errors(cfg):
         pass
     return cfg
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> Iterable[tuple[tuple[Any, ...], float]]:
+    """(path, value) of every NaN or infinite float in a config, depth first."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _non_finite(v, (*path, k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _non_finite(v, (*path, i))
+
+
+def _caused_by(e: ValidationError, bad_paths: list[tuple[Any, ...]]) -> bool:
+    """Whether schema error ``e`` only echoes a non-finite value already reported: an error at
+    that value or inside it, or one of a list or alternative that holds it (jsonschema counts
+    NaNs as equal, so [.nan, .nan] also breaks uniqueItems). Errors of the enclosing entries'
+    own keys (required, unknown keys) are kept."""
+    where = tuple(e.absolute_path)
+    for p in bad_paths:
+        if where[: len(p)] == p:
+            return True
+        if p[: len(where)] == where and e.validator in ("uniqueItems", "oneOf", "anyOf"):
+            return True
+    return False
+
+
+def _describe_non_finite(path: tuple[Any, ...], value: float) -> str:
+    # Spelled as YAML writes it (.nan, .inf, -.inf), which is how it got into the config.
+    spelled = ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    # No key of the schema means "unbounded" by infinity (unbounded counts are spelled null).
+    return f"{_dotted(path)}: {spelled} is not a finite number; give a finite value (NaN and infinity are refused for every key)"
+
+
+def _one_type_error_per_key(errors: list[ValidationError]) -> list[ValidationError]:
+    """Drop type errors that repeat one already reported at the same key.
+
+    A dataset entry is checked against its own definition and, through if/then on ``source``,
+    against every source's: an if whose instance is not an object passes vacuously, so a value
+    of the wrong type (e.g. ``datasets: {x: null}``) fails the type check of every branch. The
+    error closest to the key's own definition (the shortest schema path) is kept.
+    """
+    best: dict[tuple[Any, ...], ValidationError] = {}
+    rest = []
+    for e in errors:
+        if e.validator != "type":
+            rest.append(e)
+            continue
+        key = tuple(e.absolute_path)
+        if key not in best or len(e.absolute_schema_path) < len(best[key].absolute_schema_path):
+            best[key] = e
+    return rest + list(best.values())
 
 
 def _leaf_errors(errors: Iterable[ValidationError]) -> list[ValidationError]:
@@ -100,6 +225,11 @@ def _describe(e: ValidationError) -> str:
         return f"unknown key {keys} {loc}; allowed keys: {allowed}"
     if v == "required":
         return f"{where}: missing required key {e.message.split(' ')[0]}"
+    if v == "type" and e.instance is None and e.validator_value == "object":
+        # `x:` with nothing under it (or `x: null`): YAML's empty value, usually a forgotten block.
+        required = schema.get("required") or []
+        needs = f" (at least {', '.join(required)})" if required else ""
+        return f"{where}: is empty (null) but must hold settings{needs}; write them under it, or remove the key"
     if v == "type":
         expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
         return f"{where}: expected {expected}, got {e.instance!r} ({type(e.instance).__name__}){hint}"
@@ -140,7 +270,9 @@ IMAGE_SOURCES = ("sklearn_digits", "lfw_faces", "natural_images", "mnist", "cifa
 
 
 def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
-    """Problems the schema cannot see: missing data paths and dangling dataset names."""
+    """Problems the schema cannot see: missing data paths, dangling dataset names, unknown
+    external architectures, column names the datasets will not have (:func:`column_problems`)
+    and counts the data cannot satisfy (:func:`size_problems`)."""
     problems: list[str] = []
     datasets = config.get("datasets", {})
     for name, spec in datasets.items():
@@ -176,6 +308,9 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
         for i, ext in enumerate(spec.get("external", [])):
             if not (Path(base) / ext["state_dict"]).exists():
                 problems.append(f"entropy_zoo.{name}.external[{i}].state_dict: {ext['state_dict']!r} does not exist")
+            problem = _external_arch_problem(ext.get("arch"))
+            if problem:
+                problems.append(f"entropy_zoo.{name}.external[{i}].arch: {problem}")
     for name, spec in config.get("audio", {}).items():
         source = datasets.get(spec.get("dataset"), {}).get("source")
         if source is not None and source not in AUDIO_SOURCES:
@@ -195,7 +330,233 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
                 problems.append(
                     f"{section}.{name}.dataset: {ds!r} is not a dataset of this config; defined: {', '.join(sorted(datasets))}"
                 )
+    problems += column_problems(config, base)
+    problems += size_problems(config)
     return problems
+
+
+def _external_arch_problem(arch: Any) -> str | None:
+    """Why ``arch`` is not a torchvision classification builder, or None when it is one."""
+    from .training.external import classification_architectures
+
+    valid = classification_architectures()
+    if arch in valid:
+        return None
+    close = difflib.get_close_matches(str(arch), valid, n=3)
+    guess = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+    return f"{arch!r} is not a torchvision classification architecture; {guess}choose one of: {', '.join(valid)}"
+
+
+# --- columns and sizes known before any job ---------------------------------------------------
+
+# Columns the geometry pipeline adds to its pointwise table (repgeo.stages.geometry: the
+# dimension, curvature and baseline stages), besides the input's own columns.
+_GEOMETRY_OWN_COLUMNS = (
+    "dimension", "dimension_unrounded", "dimension_raw", "boundary", "scalar_curvature", "calibration",
+    "mle_dimension", "lpca_dimension", "quadratic_fit_curvature",
+)  # fmt: skip
+# Keys naming the integer (or boolean) class-label column of an entry's dataset.
+_LABEL_KEYS = {
+    "training": ("label",),
+    "entropy_init": ("label",),
+    "entropy_zoo": ("label",),
+    "inversion": ("label",),
+    "generative": ("feature_net", "label"),
+}
+_AUDIO_CONTRAST_COLUMNS = ("sibilant", "sibilant_start", "sibilant_end")
+
+
+def _columns_of(config: Mapping[str, Any], dataset: Any, base: str | Path) -> dict[str, str] | None:
+    from .data.preview import dataset_columns
+
+    spec = config.get("datasets", {}).get(dataset) if isinstance(dataset, str) else None
+    return dataset_columns(spec, base) if isinstance(spec, Mapping) else None
+
+
+def _unknown_column(where: str, asked: str, columns: Mapping[str, str], dataset: str, extra: Iterable[str] = ()) -> str:
+    known = [*columns, *extra]
+    close = difflib.get_close_matches(asked, known, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"{where}: {asked!r} is not a column of dataset {dataset!r}; {guess}its columns: {', '.join(known)}"
+
+
+def column_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
+    """Keys that name a column of an entry's samples table and name one its dataset will not
+    have (or one of the wrong kind), where the columns are known from the config
+    (:func:`repgeo.data.preview.dataset_columns`); otherwise the job that reads the column
+    fails, after every job before it has run."""
+    problems: list[str] = []
+    diffusion = config.get("diffusion", {})
+    for name, spec in diffusion.items():
+        color = spec.get("color_by")
+        cols = _columns_of(config, spec.get("dataset"), base)
+        # embedding.parquet: id, the diffusion coordinates dc1..dck, then the dataset's columns.
+        coords = [f"dc{j + 1}" for j in range(int(spec.get("n_components", 5)))]
+        if color is not None and cols is not None and color not in cols and color not in coords:
+            problems.append(_unknown_column(f"diffusion.{name}.color_by", color, cols, spec["dataset"], coords) + "; set color_by to one of them or null")
+    for name, spec in config.get("geometry", {}).items():
+        where = f"geometry.{name}"
+        if "diffusion" in spec:
+            run = diffusion.get(spec["diffusion"], {})
+            dataset = run.get("dataset")
+            coords = [f"dc{j + 1}" for j in range(int(run.get("n_components", 5)))]
+            wrong = [c for c in spec.get("coordinates") or [] if c not in coords]
+            if wrong and run:
+                problems.append(
+                    f"{where}.coordinates: {wrong} are not coordinates of diffusion run {spec['diffusion']!r}, "
+                    f"which has {', '.join(coords)} (n_components {len(coords)}); choose among them or raise its n_components"
+                )
+        else:
+            dataset = spec.get("dataset")
+        cols = _columns_of(config, dataset, base)
+        if cols is None:
+            continue
+        own = [c for c in _GEOMETRY_OWN_COLUMNS if c not in cols]
+        color = spec.get("color_by")
+        if color is not None and color not in cols and color not in own:
+            problems.append(_unknown_column(f"{where}.color_by", color, cols, dataset, own) + "; set color_by to one of them or null")
+        attributes = spec.get("attributes")
+        if isinstance(attributes, list):
+            unknown = [a for a in attributes if a not in cols and a not in own]
+            if unknown:
+                close = {a: difflib.get_close_matches(a, list(cols), n=1) for a in unknown}
+                guesses = ", ".join(f"{a!r} -> {c[0]!r}" for a, c in close.items() if c)
+                problems.append(
+                    f"{where}.attributes: {unknown} are not columns of dataset {dataset!r}"
+                    f"{f' (did you mean {guesses}?)' if guesses else ''}; its columns: {', '.join(cols)}; "
+                    "list binary columns of it, or 'boolean' for every boolean one"
+                )
+            not_binary = [a for a in attributes if cols.get(a) in ("float", "string", "list")]
+            if not_binary:
+                kinds = ", ".join(f"{a} ({cols[a]})" for a in not_binary)
+                binary = [c for c, k in cols.items() if k in ("boolean", "integer") and c not in ("id", "split")]
+                problems.append(
+                    f"{where}.attributes: {kinds} are not binary columns; curvature is tested against boolean (or 0/1 integer) "
+                    f"columns, e.g. {', '.join(binary) or 'none in this dataset'}"
+                )
+    for section, path in _LABEL_KEYS.items():
+        for name, spec in config.get(section, {}).items():
+            value: Any = spec
+            for part in path:
+                value = value.get(part, {}) if isinstance(value, Mapping) else None
+            cols = _columns_of(config, spec.get("dataset"), base)
+            if not isinstance(value, str) or cols is None:
+                continue
+            where = f"{section}.{name}.{'.'.join(path)}"
+            integer = [c for c, k in cols.items() if k in ("integer", "boolean")]
+            if value not in cols:
+                problems.append(_unknown_column(where, value, cols, spec["dataset"]) + f"; set it to an integer or boolean class column, e.g. {', '.join(integer) or 'none in this dataset'}")
+            elif cols[value] not in ("integer", "boolean"):
+                problems.append(f"{where}: column {value!r} of dataset {spec['dataset']!r} holds {cols[value]} values, not integer class labels; choose one of {', '.join(integer) or 'none'}")
+    for name, spec in config.get("audio", {}).items():
+        cols = _columns_of(config, spec.get("dataset"), base)
+        if cols is None:
+            continue
+        label = spec.get("label", "word")
+        if label not in cols:
+            problems.append(_unknown_column(f"audio.{name}.label", label, cols, spec["dataset"]) + "; set label to the column naming each token's word (fsdd: digit)")
+        contrast = spec.get("contrast") or {}
+        missing = [c for c in _AUDIO_CONTRAST_COLUMNS if c not in cols]
+        if contrast.get("enabled", True) and missing:
+            problems.append(
+                f"audio.{name}.contrast.enabled: the phone contrast needs the columns {', '.join(_AUDIO_CONTRAST_COLUMNS)}, "
+                f"which dataset {spec['dataset']!r} ({config['datasets'][spec['dataset']].get('source')}) does not have; set contrast.enabled: false"
+            )
+    return problems
+
+
+def _points(config: Mapping[str, Any], section: str, name: str) -> tuple[int | None, str]:
+    """The number of points a diffusion or geometry entry works on, where the config fixes it,
+    and how that number came about (for messages)."""
+    from .data.preview import split_size
+
+    spec = config.get(section, {}).get(name, {})
+    if section == "geometry" and "diffusion" in spec:
+        return _points(config, "diffusion", spec["diffusion"])
+    dataset = spec.get("dataset")
+    ds = config.get("datasets", {}).get(dataset)
+    if not isinstance(ds, Mapping):
+        return None, ""
+    if spec.get("n") is not None:
+        # select_samples takes exactly n (or fails when the split has fewer: size_problems).
+        return int(spec["n"]), f"n = {spec['n']} of dataset {dataset!r}"
+    split = spec.get("split", "all")
+    return split_size(ds, split), f"split {split} of dataset {dataset!r}"
+
+
+def size_problems(config: Mapping[str, Any]) -> list[str]:
+    """Counts the data cannot satisfy, where the number of points is known from the config:
+    more samples asked for than a dataset or split has, more diffusion coordinates than points
+    allow, geometry neighbourhoods larger than the point cloud."""
+    from .data.preview import SKLEARN_DIGITS_N, split_size
+
+    problems: list[str] = []
+    datasets = config.get("datasets", {})
+    for name, spec in datasets.items():
+        if isinstance(spec, Mapping) and spec.get("source") == "sklearn_digits" and (spec.get("n") or 0) > SKLEARN_DIGITS_N:
+            problems.append(f"datasets.{name}.n: {spec['n']} digits requested but sklearn_digits has {SKLEARN_DIGITS_N}; lower n, or set it to null for all")
+    for section in ("diffusion", "geometry"):
+        for name, spec in config.get(section, {}).items():
+            ds = datasets.get(spec.get("dataset"))
+            if spec.get("n") is None or not isinstance(ds, Mapping):
+                continue
+            split = spec.get("split", "all")
+            available = split_size(ds, split)
+            if available is not None and spec["n"] > available:
+                problems.append(
+                    f"{section}.{name}.n: {spec['n']} points requested but split {split} of dataset {spec['dataset']!r} has "
+                    f"{available}; lower n (at most {available}) or set it to null for all"
+                )
+    for name, spec in config.get("diffusion", {}).items():
+        points, how = _points(config, "diffusion", name)
+        if points is None:
+            continue
+        # The trivial eigenvector is dropped by the coifman_lafon convention, kept by celeba's.
+        most = points - (0 if spec.get("convention", "coifman_lafon") == "celeba" else 1)
+        k = int(spec.get("n_components", 5))
+        if k > most:
+            fix = f"lower n_components to at most {most} or use more points" if most >= 1 else "use more points"
+            problems.append(f"diffusion.{name}.n_components: {k} coordinates, but {points} points ({how}) give at most {max(most, 0)}; {fix}")
+    for name, spec in config.get("geometry", {}).items():
+        points, how = _points(config, "geometry", name)
+        if points is None:
+            continue
+        where = f"geometry.{name}"
+        if points < _GEOMETRY_MIN_POINTS:
+            key = "n" if spec.get("n") is not None else ("diffusion" if "diffusion" in spec else "dataset")
+            problems.append(
+                f"{where}.{key}: the geometry gets {points} points ({how}), but its operator needs at least "
+                f"{_GEOMETRY_MIN_POINTS} (k >= {_GEOMETRY_MIN_POINTS} neighbours); give it more points"
+            )
+            continue
+        for key, value, default in _geometry_neighbourhoods(spec):
+            if value > points:
+                problems.append(
+                    f"{where}.{key}: {value} neighbours per point{' (the default)' if default else ''}, but the geometry gets only "
+                    f"{points} points ({how}): every neighbourhood would be the whole cloud; set {key} to at most {points}, or give it more points"
+                )
+    return problems
+
+
+# The bandwidth of the geometry's operator averages over its k_ep = 8 nearest neighbours
+# (repgeo.geometry.operator.adhoc_bandwidth), the smallest neighbourhood the schema allows (k >= 8).
+_GEOMETRY_MIN_POINTS = 8
+
+
+def _geometry_neighbourhoods(spec: Mapping[str, Any]) -> list[tuple[str, int, bool]]:
+    """(key, neighbours, is the default) of every neighbourhood the entry's estimators use: k,
+    and in improved mode the dimension's k_dimension and the curvature's k_fit
+    (repgeo.stages.geometry.knn_size sizes the cached graph by the same keys)."""
+    # k has a schema default, filled in before these checks: it is never reported as "the default".
+    out = [("k", int(spec.get("k", 32)), False)]
+    if spec.get("mode", "improved") == "improved":
+        from .stages.geometry import _improved_parameters
+
+        given = spec.get("improved") or {}
+        for stage, key in (("dimension", "k_dimension"), ("curvature", "k_fit")):
+            default = _improved_parameters(stage)[key]
+            out.append((f"improved.{key}", int(given.get(key, default)), key not in given))
+    return out
 
 
 def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], base: str | Path) -> list[str]:
@@ -239,10 +600,53 @@ def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], 
     return problems
 
 
-def check_config(config: Mapping[str, Any], schema_path: str | Path, base: str | Path = ".") -> dict[str, Any]:
-    """Validate, fill defaults and check references; raise :class:`ConfigError` on any problem."""
-    cfg = validate(config, load_schema(schema_path))
+def check_config(config: Mapping[str, Any], schema_path: str | Path | Mapping[str, Any], base: str | Path = ".") -> dict[str, Any]:
+    """Validate, fill defaults and check references; raise :class:`ConfigError` on any problem.
+
+    ``schema_path``: the schema file, or the schema already loaded by :func:`load_schema`.
+    """
+    schema = schema_path if isinstance(schema_path, Mapping) else load_schema(schema_path)
+    cfg = validate(config, schema)
     problems = check_references(cfg, base)
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    """Merge ``other`` into ``into`` recursively, as Snakemake merges several --configfile files."""
+    for key, value in other.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m repgeo.config FILE...``: every start check of the workflow on config files
+    (merged in order, as ``--configfile A B`` merges them), without Snakemake. Relative data
+    paths are resolved against the current folder, as in a run started here. Exit status 0 when
+    the config is valid, 1 with the problems on stderr otherwise."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or any(a in ("-h", "--help") for a in args):
+        print("usage: python -m repgeo.config CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
+        return 0 if args else 2
+    # The schema lives in the workflow, next to lib/ (the package is installed from the checkout).
+    schema = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+    if not schema.is_file():
+        print(f"the workflow's schema {schema} is missing; run this from a repgeo checkout's virtual environment", file=sys.stderr)
+        return 2
+    config: dict[str, Any] = {}
+    try:
+        for path in args:
+            _merge(config, read_config_file(path))
+        check_config(config, schema, ".")
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    print(f"{', '.join(args)}: valid")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

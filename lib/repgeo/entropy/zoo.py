@@ -8,7 +8,11 @@ Liao, Liu et al. (CISS 2024, arXiv 2312.04823, section 6):
   curves compared (:func:`initialisation_summary`, :func:`plot_initialisation`);
 - cross-model study (Figure 10): DSE S_D(Z), DSMI I_D(Z; Y) and I_D(Z; X) of many trained models
   against their test accuracy, with Pearson and Spearman correlation coefficients and their
-  p-values (:func:`correlations`, :func:`plot_zoo`).
+  p-values (:func:`correlations`, :func:`plot_zoo`). Models differ in their embedding dimension
+  D, and an absolute bandwidth would measure wide and narrow embeddings at different scales:
+  the study sets the bandwidth per model to sigma = sqrt(D) (:func:`embedding_sigma`, the
+  scaling the authors' scripts use with D-dimensional data, ChenLiu-1996/DiffusionSpectralEntropy
+  ``src/comparison/compare_toy_tree.py``) and clusters the inputs into 20 groups for I_D(Z; X).
 
 The measures themselves come from :mod:`.dse` and :mod:`.dsmi`; this module only relates them.
 """
@@ -28,6 +32,8 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 MEASURES = ("dse", "dsmi_zy", "dsmi_zx")
+# The bandwidth rule of the cross-model study: sigma = sqrt(D) for a D-dimensional embedding.
+SQRT_DIM = "sqrt_dim"
 MIN_MODELS = 3
 LABELS = {
     "dse": "DSE  S_D(Z) [bits]",
@@ -38,6 +44,22 @@ LABELS = {
 }
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 CORRELATION_COLUMNS = ["measure", "target", "n_models", "pearson_r", "pearson_p", "spearman_rho", "spearman_p", "reason"]
+
+
+def embedding_sigma(sigma: float | str, dim: int) -> float | str:
+    """The Gaussian bandwidth for an embedding of dimension ``dim``: sqrt(dim) for ``"sqrt_dim"``.
+
+    Liao, Liu et al. (CISS 2024, arXiv 2312.04823) use an absolute sigma (10 by default). With
+    embeddings of different widths in one study (Figure 10), distances between embeddings whose
+    coordinates have comparable scales grow like sqrt(D), so sigma = sqrt(D) keeps the kernel at a
+    comparable scale across models (the authors' ``compare_toy_tree.py`` uses sigma = sqrt(D) for
+    D-dimensional data). Any other value (a number, or ``"median"`` / ``"knn"``) is returned unchanged.
+    """
+    if isinstance(sigma, str) and sigma == SQRT_DIM:
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
+            raise ValueError(f"the embedding dimension must be a positive integer, got {dim!r}")
+        return float(np.sqrt(dim))
+    return sigma
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:

@@ -8,6 +8,8 @@ On the encoded test split Z = E(X_test):
 - ``mardia_skewness``, ``mardia_kurtosis``, ``mardia_kurtosis_normalised``: Mardia's statistics
   measured against N(0, I) as the paper and the gmum code do (raw codes, no centring or
   whitening; targets 0, D(D+2) and 0; :func:`~repgeo.generative.normality.mardia_prior`);
+  ``mardia_kurtosis_normalised`` is b2 - D(D+2) with its sign, as the paper's Table 1
+  "kurtosis (normalized)" (negative for light-tailed codes);
 - ``mardia_test_skewness``, ``mardia_test_skewness_p``, ``mardia_test_kurtosis``,
   ``mardia_test_kurtosis_p``: the textbook standardised Mardia (1970) test of normality (centred
   and whitened: "is Z Gaussian at all", a different question);

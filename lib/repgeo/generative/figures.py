@@ -30,6 +30,8 @@ CURVES: dict[str, str] = {
     "fid": "FID (Inception weights supplied by the user)",
 }
 LOG_SCALE = {"mardia_skewness", "mardia_kurtosis_normalised", "sw_latent", "cw_latent", "fd_classifier", "sw_pixels", "fid"}
+# Signed metrics drawn as their magnitude (the table keeps the sign: b2 - D(D+2) of Knop et al.'s Table 1).
+MAGNITUDE = {"mardia_kurtosis_normalised"}
 
 
 def plot_curves(metrics: pd.DataFrame, title: str) -> plt.Figure:
@@ -41,10 +43,10 @@ def plot_curves(metrics: pd.DataFrame, title: str) -> plt.Figure:
     for ax, metric in zip(axes.flat, shown, strict=False):
         for model, part in metrics.groupby("model", sort=False):
             part = part.sort_values("epoch")
-            ax.plot(part["epoch"], part[metric], marker="o", ms=2.5, lw=1.2, label=model)
+            ax.plot(part["epoch"], part[metric].abs() if metric in MAGNITUDE else part[metric], marker="o", ms=2.5, lw=1.2, label=model)
         ax.set_title(CURVES[metric], fontsize=9)
         ax.set_xlabel("epoch")
-        if metric in LOG_SCALE and (metrics[metric] > 0).all():
+        if metric in LOG_SCALE and ((metrics[metric].abs() if metric in MAGNITUDE else metrics[metric]) > 0).all():
             ax.set_yscale("log")
     for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")

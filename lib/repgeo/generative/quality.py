@@ -297,7 +297,10 @@ def inception_feature_net(weights_path: str | Path) -> InceptionFeatureNet:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types for a file that is not a state dict
-        raise ValueError(f"{path} could not be read as a PyTorch state dict ({exc}); pass torchvision inception_v3 weights") from exc
+        from ..training.external import torch_load_reason
+
+        # torch's own message advises weights_only=False, which would run the file's code: not passed on.
+        raise ValueError(f"{path} could not be read as a PyTorch state dict ({torch_load_reason(exc, path)}); pass torchvision inception_v3 weights") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict (a mapping of parameter names to tensors); pass torchvision inception_v3 weights")
     net = inception_v3(weights=None, aux_logits=False, init_weights=False, transform_input=True)

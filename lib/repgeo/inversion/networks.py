@@ -64,6 +64,7 @@ from ..training.external import (
     _read_state_dict,
     input_min_size,
     load_torchvision_model,
+    torch_load_reason,
 )
 
 ARCHITECTURES = ("alexnet", "vgg16", "vgg_small")
@@ -579,7 +580,7 @@ def load_network(path: str | Path, arch: str | None = None, device: str | torch.
     try:
         obj = io.load_tensor(path)
     except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for a file it cannot read
-        raise ValueError(f"{path} cannot be read by torch.load(weights_only=True): not a checkpoint written by save_network? ({err})") from err
+        raise ValueError(f"{path} cannot be read by torch.load(weights_only=True): not a checkpoint written by save_network? ({torch_load_reason(err, path)})") from err
     if not isinstance(obj, Mapping) or obj.get("format") != _CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a network checkpoint written by save_network; a torchvision state dict is read by load_torchvision_weights")
     config = dict(obj["config"])

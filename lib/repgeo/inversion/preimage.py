@@ -68,6 +68,74 @@ HISTORY_TERMS = ("objective", "data", "normalised_error", "alpha_norm", "tv")
 Prior = tuple[str, float, Callable[[torch.Tensor], torch.Tensor]]
 
 
+# --- the data-term weight C per layer -------------------------------------------------------------
+
+# Mahendran & Vedaldi (IJCV 2016, section 5, inversions of AlexNet and VGG-16) ran every layer at
+# C in {1, 20, 100, 300} and show each layer at the value that suits it: large C for shallow layers,
+# whose pre-images must match the code closely, small C for deep ones, where the priors must carry
+# more of the image. The per-layer assignment below is the one of the deep-restoration thesis's
+# benchmark reproduction of M&V 2016 (frhrdr/deep_restoration, ``utils/mv_benchmark.py``,
+# ``get_jitter_and_mse_weight``, which lists every layer), written with this package's layer names
+# (:mod:`repgeo.inversion.networks`): ReLU and normalisation layers take their convolution's value;
+# pooling layers take the thesis's value, which is the preceding block's for pool1-pool3 and the
+# following stage's for the deep pools (VGG-16 pool4 100; pool5 1 in both networks).
+_MV_DATA_WEIGHT_BLOCKS: dict[str, tuple[tuple[float, tuple[str, ...]], ...]] = {
+    "alexnet": (
+        (300.0, ("conv1", "relu1", "norm1", "pool1", "conv2", "relu2", "norm2", "pool2", "conv3", "relu3")),
+        (100.0, ("conv4", "relu4")),
+        (20.0, ("conv5", "relu5")),
+        (1.0, ("pool5", "fc6", "relu6", "fc7", "relu7", "fc8")),
+    ),
+    "vgg16": (
+        (300.0, (
+            "conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1",
+            "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
+            "conv3_1", "relu3_1", "conv3_2", "relu3_2", "conv3_3", "relu3_3", "pool3",
+            "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3",
+        )),
+        (100.0, ("pool4", "conv5_1", "relu5_1")),
+        (20.0, ("conv5_2", "relu5_2", "conv5_3", "relu5_3")),
+        (1.0, ("pool5", "fc6", "relu6", "fc7", "relu7", "fc8")),
+    ),
+}  # fmt: skip
+MV_DATA_WEIGHTS: dict[str, dict[str, float]] = {
+    arch: {layer: c for c, layers in blocks for layer in layers} for arch, blocks in _MV_DATA_WEIGHT_BLOCKS.items()
+}
+# vgg_small (:class:`repgeo.inversion.networks.VGGSmall`) is VGG-16's first three blocks, two
+# convolutions each, and its classifier under the same layer names, so it takes VGG-16's values:
+# 300 up to pool3, 1 for the fully connected layers.
+_VGG_SMALL_LAYERS = (
+    "conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1", "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
+    "conv3_1", "relu3_1", "conv3_2", "relu3_2", "pool3", "fc6", "relu6", "fc7", "relu7", "fc8",
+)  # fmt: skip
+MV_DATA_WEIGHTS["vgg_small"] = {layer: MV_DATA_WEIGHTS["vgg16"][layer] for layer in _VGG_SMALL_LAYERS}
+
+
+def mv_data_weight(layer: str, arch: str | None = None) -> float:
+    """The data-term weight C of M&V's inversions (IJCV 2016, section 5) for ``layer`` of ``arch``.
+
+    From :data:`MV_DATA_WEIGHTS` (the thesis's per-layer assignment, see the comment above it):
+    AlexNet conv1-conv3 (with relu, norm and pool layers) 300, conv4 100, conv5 20, pool5 and
+    the fully connected layers 1; VGG-16 conv1_1-conv4_3 (with pool1-pool3) 300, pool4 and
+    conv5_1 100, conv5_2-conv5_3 20, pool5 and the fully connected layers 1; vgg_small as VGG-16.
+    With ``arch=None`` the name alone decides: the architectures agree on every name they share
+    (pool1, pool2, pool5, fc6-fc8, relu6, relu7).
+    """
+    if arch is not None:
+        if arch not in MV_DATA_WEIGHTS:
+            raise ValueError(f"no data-term weights for architecture {arch!r}; known: {', '.join(MV_DATA_WEIGHTS)}")
+        table = MV_DATA_WEIGHTS[arch]
+        if layer not in table:
+            raise ValueError(f"{arch} has no layer {layer!r} in the data-term weight table; its layers: {', '.join(table)}")
+        return table[layer]
+    values = {table[layer] for table in MV_DATA_WEIGHTS.values() if layer in table}
+    if not values:
+        raise ValueError(f"no data-term weight for layer {layer!r} in any architecture ({', '.join(MV_DATA_WEIGHTS)}); set preimage.C")
+    if len(values) > 1:  # not the case for the tables above; a guard for future additions
+        raise ValueError(f"layer {layer!r} has different data-term weights across architectures; name the architecture")
+    return values.pop()
+
+
 def _positive(value: Any, name: str, allow_zero: bool = False) -> None:
     ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
     if not ok or value < 0 or (value == 0 and not allow_zero):
@@ -84,8 +152,7 @@ class PreimageConfig:
     """Settings of :func:`preimage`; the defaults are those of Mahendran & Vedaldi, IJCV 2016 (module docstring).
 
     ``C`` is the data-term weight: 1 in ``get_defaults.m``; M&V's inversions used C in {1, 20, 100, 300},
-    assigned by the thesis's reproduction (``mv_benchmark.py``) as 300 for the shallow layers, then
-    100 and 20, and 1 for the fully connected layers; pass the value for the inverted layer. ``lambda_alpha`` and
+    per layer as :func:`mv_data_weight` gives it; pass the value for the inverted layer. ``lambda_alpha`` and
     ``lambda_tv`` default to B^−α and (6.5/B)^β; 0 switches a prior off (e.g. to replace TV by a
     learned prior). ``optimiser="mv2016"`` runs ``iterations`` = (stage-1, stage-2) iterations at
     ``lr`` (η, default 0.05 B²/α, multiplied by H·W) and ``lr_factor`` · η. ``optimiser="adam"``

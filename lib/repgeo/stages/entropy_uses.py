@@ -15,7 +15,9 @@ Cross-model study (``results/entropy_zoo/{name}/``): every (architecture, width)
 trained once (:func:`repgeo.stages.training.train_run`) and each listed epoch of it counts as
 one model; user-supplied torchvision models are embedded by :func:`zoo_external`.
 :func:`zoo_table` measures S_D(Z), I_D(Z; Y) and I_D(Z; X) of every model beside its test
-accuracy (``models.parquet``) with Pearson and Spearman correlations (``correlations.parquet``);
+accuracy (``models.parquet``, with each model's embedding dimension ``dim`` and bandwidth
+``sigma``: sqrt(dim) under the default ``sigma: sqrt_dim``; the inputs in 20 clusters by default)
+with Pearson and Spearman correlations (``correlations.parquet``);
 :func:`zoo_figure` draws Figure 10.
 """
 
@@ -51,10 +53,17 @@ def _labelled(samples_path: str, label: str) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def _measures(Z: np.ndarray, groups: Mapping[str, Any], entropy_spec: Spec, device: str) -> dict[str, float]:
-    """DSE and DSMI against every grouping (value and sd), from one set of spectra."""
+    """DSE and DSMI against every grouping (value and sd), from one set of spectra.
+
+    ``sigma: sqrt_dim`` (the cross-model study's default) is resolved here, per embedding, to
+    sqrt(D) for the D columns of ``Z`` (:func:`repgeo.entropy.zoo.embedding_sigma`).
+    """
     from ..entropy.tracking import epoch_measures, epoch_spectra
+    from ..entropy.zoo import embedding_sigma
 
     options = {k: entropy_spec[k] for k in SPECTRUM_KEYS if k in entropy_spec}
+    if "sigma" in options:
+        options["sigma"] = embedding_sigma(options["sigma"], int(np.shape(Z)[1]))
     spectra = epoch_spectra(Z, groups, device=device, **options)
     dse, mi = epoch_measures(
         spectra, len(Z), groups, float(entropy_spec.get("t", 1.0)),
@@ -179,7 +188,7 @@ def zoo_table(members: Sequence[Mapping[str, Any]], x_groups_path: str, spec: Sp
     ``members``: dicts with member (name), model (architecture), width (None for external
     models), epochs (the epochs that count as models; None: the last), embeddings and history.
     """
-    from ..entropy.zoo import correlations
+    from ..entropy.zoo import correlations, embedding_sigma
     from ..runtime import resolve_device
 
     device = resolve_device(device)
@@ -197,6 +206,8 @@ def zoo_table(members: Sequence[Mapping[str, Any]], x_groups_path: str, spec: Sp
         for epoch in epochs:
             Z = emb["Z"][epoch].double().numpy()
             row = {"member": m["member"], "model": m["model"], "width": m["width"], "epoch": int(epoch), "accuracy": float(hist.loc[epoch, "test_accuracy"])}
+            row["dim"] = int(Z.shape[1])
+            row["sigma"] = embedding_sigma(spec["entropy"].get("sigma", 10.0), row["dim"])
             row.update(_measures(Z, groups, spec["entropy"], device))
             rows.append(row)
         logger.info("%s: %d model(s) measured (%.1f s so far)", m["member"], len(epochs), time.perf_counter() - t0)

@@ -189,7 +189,7 @@ def evaluate_run(snapshots_path: str, arrays_path: str, samples_path: str, featu
         row = evaluate_epoch(net, epoch, X_test, nets, real, settings)
         rows.append(row)
         logger.info(
-            "%s epoch %d: reconstruction %.4g, Mardia skewness %.4g, |kurtosis - D(D+2)| %.4g, SW %.4g, FD %.4g",
+            "%s epoch %d: reconstruction %.4g, Mardia skewness %.4g, kurtosis - D(D+2) %.4g, SW %.4g, FD %.4g",
             cfg.model, epoch, row["reconstruction_error"], row["mardia_skewness"], row["mardia_kurtosis_normalised"], row["sw_latent"], row["fd_classifier"],
         )  # fmt: skip
     table = pd.DataFrame(rows)

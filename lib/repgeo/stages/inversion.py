@@ -31,7 +31,6 @@ under ``results/inversion/{name}/``:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,12 +45,6 @@ from .images import load_images, split_images
 logger = logging.getLogger("repgeo")
 
 Spec = Mapping[str, Any]
-
-# Data-term weight C per depth when the config leaves it null: M&V's inversions used C in
-# {300, 100, 20, 1} from shallow to fully connected layers (reference note B.1; the thesis's
-# reproduction assigns them this way). The block number is the first digit of the layer name.
-C_BY_BLOCK = {1: 300.0, 2: 300.0, 3: 100.0, 4: 20.0, 5: 20.0}
-C_FULLY_CONNECTED = 1.0
 
 # The weight search ranks candidate prior weights by the mean SSIM of the held-out pre-images:
 # pixel MSE favours blur at deeper layers, where pre-images are not expected to match pixels.
@@ -68,14 +61,15 @@ def _held_out(samples: pd.DataFrame, X: torch.Tensor, path: str, start: int, cou
 
 
 def data_weight(spec: Spec, layer: str) -> float:
-    """The data-term weight C for ``layer``: ``preimage.C`` if set, else :data:`C_BY_BLOCK` by depth."""
+    """The data-term weight C for ``layer``: ``preimage.C`` if set, else M&V's per-layer value for
+    the entry's architecture (Mahendran & Vedaldi, IJCV 2016, section 5;
+    :func:`repgeo.inversion.preimage.mv_data_weight`)."""
+    from ..inversion.preimage import mv_data_weight
+
     c = spec["preimage"].get("C")
     if c is not None:
         return float(c)
-    if layer.startswith("fc"):
-        return C_FULLY_CONNECTED
-    m = re.search(r"\d", layer)
-    return C_BY_BLOCK.get(int(m.group()), 20.0) if m else 20.0
+    return mv_data_weight(layer, spec.get("arch"))
 
 
 # --- the network ---------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -74,21 +76,59 @@ def input_min_size(arch: str) -> int:
     return max(size, min(recorded)) if recorded else size
 
 
+def torch_load_reason(err: BaseException, path: Path | str | None = None) -> str:
+    """What went wrong in a ``torch.load(weights_only=True)`` of ``path``, without torch's advice.
+
+    torch's message suggests re-running with ``weights_only=False``, which executes whatever
+    code the file's pickle names: repgeo never does that, so the advice is never passed on.
+    Returns the unpickler's own reason (e.g. "Unsupported global: ...") or the first line,
+    saying first when ``path`` is a plain pickle rather than a file written by torch.save.
+    """
+    if path is not None and Path(path).is_file() and _is_plain_pickle(Path(path)):
+        return f"a plain pickle file (written by pickle.dump?), not one written by torch.save: {torch_load_reason(err)}"
+    text = str(err)
+    match = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\n\s*\n|Check the documentation|$)", text, re.S)
+    reason = " ".join(match.group(1).split()) if match else (text.splitlines()[0] if text else type(err).__name__)
+    reason = reason.split(". Please")[0]
+    if "weights_only" in reason and "False" in reason:
+        reason = "the file holds data that torch.load(weights_only=True) refuses"
+    return reason or type(err).__name__
+
+
+def _is_plain_pickle(path: Path) -> bool:
+    """A pickle stream (protocol 2+ opcode PROTO), not torch.save's zip archive."""
+    if zipfile.is_zipfile(path):
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"state-dict file {path} does not exist")
     try:
         obj = torch.load(path, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as err:
-        detail = [line.strip().split(". Please")[0] for line in str(err).splitlines() if "Unsupported global" in line]
-        if detail:
+    except Exception as err:  # torch raises UnpicklingError, KeyError, RuntimeError, EOFError... for a file it cannot read
+        reason = torch_load_reason(err)
+        if isinstance(err, pickle.UnpicklingError) and "Unsupported global" in reason:
             raise ValueError(
-                f"{path} cannot be loaded with torch.load(weights_only=True): it holds objects other than tensors and "
-                f"plain containers (a pickled model or training object?); save model.state_dict() instead. ({detail[0]})"
+                f"{path} holds objects other than tensors and plain containers (a pickled model or training "
+                f"object?); repgeo reads weights only through torch.load(weights_only=True), because unpickling "
+                f"objects can run code. Save model.state_dict() with torch.save instead. ({reason})"
             ) from err
-        raise ValueError(f"{path} cannot be read by torch.load(weights_only=True): not a file written by torch.save? ({err})") from err
-    except Exception as err:  # torch raises KeyError, RuntimeError, EOFError... for a file it cannot read
-        raise ValueError(f"{path} cannot be read by torch.load(weights_only=True): not a file written by torch.save? ({err})") from err
+        if _is_plain_pickle(path):
+            # torch.save writes a zip archive; a bare pickle stream comes from pickle.dump (or
+            # the legacy torch.save format holding objects), and reading it safely is not possible.
+            raise ValueError(
+                f"{path} is a plain pickle file (written by pickle.dump?), not a state dict written by torch.save; "
+                "repgeo reads weights only through torch.load(weights_only=True), which cannot read it. Load it where "
+                f"it was made and save the weights with torch.save(model.state_dict(), {path.name!r}). ({reason})"
+            ) from err
+        raise ValueError(
+            f"{path} cannot be read as a state dict by torch.load(weights_only=True) ({reason}); "
+            "give a file written by torch.save(model.state_dict(), path)"
+        ) from err
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model"):
             if isinstance(obj.get(key), Mapping):
