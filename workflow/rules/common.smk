@@ -2,8 +2,10 @@
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from repgeo.config import check_config
+from repgeo.data.manifest import refresh_manifest, summarise
 from repgeo.runtime import prefer_fast_blas
 from repgeo.stages.entropy import SPECTRUM_KEYS
 from repgeo.stages.generative import TRAIN_KEYS as GENERATIVE_TRAIN_KEYS
@@ -661,3 +663,43 @@ def inversion_outputs():
         out += [f"{base}/priors/{x}.png" for x in e["priors"]["experts"]]
         out += [f"{base}/priors/{x}/{layer}_history.parquet" for x in e["priors"]["experts"] for layer in e["priors"]["feature_layers"]]
     return out
+
+
+# --- inputs from outside results/ (docs/reliability.md, "Input tracking") ---------------------------
+
+_SOURCE_MANIFESTS = {}
+
+
+def source_manifest(wildcards):
+    """The dataset's source manifest ({} for sources that read no files), computed once per
+    workflow process (repgeo.data.manifest; docs/reliability.md, "Input tracking").
+
+    When the dataset's files differ from the record, a run that executes jobs rewrites the
+    record: newer than the prepared data, it makes prepare_data rerun. A dry run (or --dag,
+    --summary) must not change what later runs compare with, so it writes the new manifest to
+    Snakemake's temporary folder and gives that as the input: a different, newer input, so the
+    rerun is planned all the same.
+    """
+    d = wildcards.dataset
+    if d not in _SOURCE_MANIFESTS:
+        record = f"results/data/{d}/source_manifest.tsv"
+        executes = workflow.executor_plugin is not None and not workflow.dryrun
+        scratch = None if executes else workflow.snakemake_tmp_dir / "source_manifests" / d / "source_manifest.tsv"
+        update = refresh_manifest(config["datasets"][d], record, scratch=scratch)
+        message = summarise(d, update, record) if update else None
+        if message:
+            logger.info(message)
+        _SOURCE_MANIFESTS[d] = {"sources": str(update.input)} if update else {}
+    return _SOURCE_MANIFESTS[d]
+
+
+def generative_inception_weights(wildcards):
+    # The optional Inception state dict is an input, so replacing it recomputes FID/KID and the tables.
+    weights = generative_entry(wildcards)["evaluation"]["inception_weights"]
+    return {"inception_weights": weights} if weights else {}
+
+
+def inversion_weights(wildcards):
+    # A user's weights file is an input, so replacing it reloads the network and reruns its dependants.
+    weights = inversion_entry(wildcards)["weights"]
+    return {"weights": weights} if weights else {}

@@ -2,6 +2,8 @@
 
 
 rule prepare_data:
+    input:
+        unpack(source_manifest),
     output:
         samples="results/data/{dataset}/samples.parquet",
         arrays="results/data/{dataset}/arrays.pt",

@@ -49,6 +49,7 @@ rule generative_train:
 rule generative_evaluate:
     input:
         unpack(generative_data),
+        unpack(generative_inception_weights),
         snapshots="results/generative/{name}/{model}/snapshots.pt",
         feature_net="results/generative/{name}/feature_net/model.pt",
     output:

@@ -5,6 +5,7 @@
 rule inversion_network:
     input:
         unpack(inversion_data),
+        unpack(inversion_weights),
     output:
         model="results/inversion/{name}/network.pt",
         history="results/inversion/{name}/network_history.parquet",
