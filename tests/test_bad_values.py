@@ -529,3 +529,16 @@ def test_out_of_range_wide_images_are_unreadable_with_the_reason(tmp_path):
     reasons = dict(err.value.bad)
     assert re.search(r"32-bit float pixels range 3.5..3.5, outside \[0, 1\]", reasons["a/f.tif"])
     assert "I pixels range -5..-5, outside 0..2147483647 of signed 32 bits per sample; save unsigned 8- or 16-bit images" in reasons["a/neg.tif"]
+
+
+def test_every_registered_source_can_be_configured():
+    """The schema's ``source`` enum is the data registry (``timit`` was registered but refused)."""
+    import yaml as _yaml
+
+    from repgeo.data import SOURCES, _load_sources
+
+    _load_sources()
+
+    schema = _yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    enum = set(schema["$defs"]["dataset"]["properties"]["source"]["enum"])
+    assert enum == set(SOURCES)
