@@ -2,7 +2,8 @@
 #   make run    the whole default workflow on embedded data, then the HTML report
 #   make test   the test suite
 # Both create the virtual environment .venv when it is missing.
-#   make run CONFIG=my.yaml   runs exactly that config file (the default config.yaml is not merged in)
+#   make run CONFIG=my.yaml   runs exactly that config file (the default config.yaml is not merged in),
+#                             after the start checks with YAML errors' line and column (python -m repgeo.config)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -28,6 +29,7 @@ $(TEST_STAMP): $(STAMP)
 	touch $(TEST_STAMP)
 
 run: $(STAMP)
+	$(if $(CONFIG),$(BIN)/python -m repgeo.config $(CONFIG))
 	$(BIN)/snakemake --profile workflow/profiles/local --cores $(CORES) $(CONFIG_ARGS)
 	$(BIN)/snakemake --report results/report.html $(CONFIG_ARGS)
 	@echo "report: results/report.html"

@@ -141,6 +141,8 @@ def test_make_run_config_runs_that_file_and_installs_no_test_oracle():
     out = _make_dry_run("run", "CONFIG=configs/real_data.yaml")
     commands = [line for line in out.splitlines() if "snakemake" in line]
     assert len(commands) == 2 and all(c.endswith("--configfile configs/real_data.yaml") for c in commands), commands
+    # Snakemake reports a YAML error in a --configfile without its place; the pre-flight gives it.
+    assert "/nonexistent/venv/bin/python -m repgeo.config configs/real_data.yaml" in out.splitlines()
     # dse-dsmi (Yale non-commercial licence) comes only with the test extra.
     installs = [line for line in out.splitlines() if "pip install" in line]
     assert installs and not any("[test]" in line or "dse" in line for line in installs), installs
