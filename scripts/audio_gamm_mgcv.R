@@ -1,7 +1,15 @@
 # Snakemake script (rule audio_gamm_mgcv): mgcv GAMMs of every layer of one analysis, through
 # lib/repgeo/stats/gamm_mgcv.R; writes the engine's CSV tables into a temporary folder that is
 # renamed to the output folder only when every layer has been fitted.
-log <- file(snakemake@log[[1]], open = "wt")
+log_path <- snakemake@log[[1]]
+unlink(log_path)  # Snakemake deleted it already; never truncate a file an attempt name holds
+log <- file(log_path, open = "wt")
+# As repgeo.runtime.job: the log also lives as <log>.N until the job succeeds, so that a rerun
+# (which starts with Snakemake deleting <log>) keeps the log of a failed or killed attempt.
+n <- 1
+while (file.exists(paste0(log_path, ".", n))) n <- n + 1
+attempt_log <- paste0(log_path, ".", n)
+if (!file.link(log_path, attempt_log)) attempt_log <- NULL
 sink(log)
 sink(log, type = "message")
 source(snakemake@params[["library"]])
@@ -34,3 +42,4 @@ dir.create(tmp, recursive = TRUE)
 for (name in names(tables)) write.csv(tables[[name]], file.path(tmp, paste0(name, ".csv")), row.names = FALSE)
 unlink(out, recursive = TRUE)
 if (!file.rename(tmp, out)) stop("could not rename ", tmp, " to ", out)
+if (!is.null(attempt_log)) unlink(attempt_log)

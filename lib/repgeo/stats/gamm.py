@@ -12,7 +12,12 @@ time, on a long frame with one row per (token, time):
   test asks whether the shapes differ. Its tables are ``parametric`` and ``smooths``.
 * by-level model: value ~ factor + s(time, by = factor) + random smooths + AR(1): fitted curves per
   level (``curves``) and pointwise 95% bands of each level's difference from the reference
-  (``differences``, ``intervals``: where the band excludes zero).
+  (``differences``, ``intervals``: where the band excludes zero). A level's curve is the mean of its
+  tokens' fitted curves, fixed effects plus random smooths: the factor smooths carry no
+  identifiability constraint against the by-level smooths (mgcv's ``fs`` sets
+  ``side.constrain = FALSE``), so when ``k`` is too small for the curves the tokens' random smooths
+  share a common part that the fixed curve offsets, and the fixed effects alone leave the data
+  (default run, conv4, "ask": -1.42 where the tokens' mean is 0.18, with rho 0.93).
 
 rho is the lag-1 autocorrelation of the residuals of the by-level model fitted without AR
 (``itsadug::start_value_rho``); ``AR.start`` is each token's first row.
@@ -20,7 +25,10 @@ rho is the lag-1 autocorrelation of the residuals of the by-level model fitted w
 Engines: ``"mgcv"`` (trusted: :file:`gamm_mgcv.R` through ``Rscript``, ``bam(method = "fREML")``,
 Wood 2013 Biometrika 100(1) smooth tests) and ``"python"`` (when R is absent): the REML + AR(1)
 core of :mod:`.reml` on the B-spline bases of :mod:`.splines` for edf, curves and differences, and
-the GEE tests of :mod:`.gee` for every p-value (the reference note, section C.6, explains why).
+the GEE tests of :mod:`.gee` for every p-value. The Python route is a screening route, not
+calibrated to mgcv: on 40 simulations of :func:`synthetic_design` its shape tests rejected the
+null contrast in 14 (mgcv: 1), its level tests in 2 (mgcv: 1); docs/audio.md has the table,
+made by benchmarks/gamm_calibration.py. Report mgcv's p-values.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from scipy import sparse
 
 from .gee import gee_curve_tests
 from .reml import fit_reml, lag1_autocorrelation
-from .splines import SplineBasis, centred_basis, factor_smooth
+from .splines import SplineBasis, bspline_design, centred_basis, equispaced_knots, factor_smooth
 
 R_SCRIPT = Path(__file__).with_name("gamm_mgcv.R")
 R_MISSING = "R with mgcv not installed: apt-get install r-base-core r-cran-mgcv"
@@ -86,21 +94,22 @@ class GammFit:
     settings: dict
 
 
-def synthetic_design(seed: int = 0) -> pd.DataFrame:
+def synthetic_design(seed: int = 0, rho: float = 0.7, bump: float = 0.35) -> pd.DataFrame:
     """The validation design of the reference note (models_and_stats.md, C.5): a known truth.
 
     4 words x 12 tokens x 64 time points on [0, 1]. Word curves: A = sin 2 pi t; B = A + a
     Gaussian bump of height 0.35 and sd 0.08 at t = 0.5; C = 0.8 cos pi t; D = A exactly (the null
     contrast). Word offsets 0, 0.3, -0.2, 0. Per token a random intercept (sd 0.3) and a random
     sin(pi t) slope (sd 0.25); AR(1) noise with rho = 0.7 and marginal sd 0.6, started from its
-    stationary distribution. Columns: token, word, time, value.
+    stationary distribution. Columns: token, word, time, value. ``rho`` and ``bump`` change the AR(1)
+    coefficient and the bump's height (0: B = A, a second null contrast).
     """
     rng = np.random.default_rng(seed)
     t = np.linspace(0.0, 1.0, 64)
     a = np.sin(2 * np.pi * t)
-    curves = {"A": a, "B": a + 0.35 * np.exp(-0.5 * ((t - 0.5) / 0.08) ** 2), "C": 0.8 * np.cos(np.pi * t), "D": a}
+    curves = {"A": a, "B": a + bump * np.exp(-0.5 * ((t - 0.5) / 0.08) ** 2), "C": 0.8 * np.cos(np.pi * t), "D": a}
     offsets = {"A": 0.0, "B": 0.3, "C": -0.2, "D": 0.0}
-    rho, sd = 0.7, 0.6
+    sd = 0.6
     frames = []
     for word, curve in curves.items():
         for i in range(12):
@@ -205,7 +214,9 @@ def fit_gamm(data: pd.DataFrame, *, factor: str = "word", reference: str = "ask"
     points of the curves. ``gee_df``: spline columns per curve in the Python route's GEE tests.
 
     Tables: ``parametric`` (term, estimate, se, statistic, p, test), ``smooths`` (term, edf,
-    ref_df, statistic, p, test), ``curves`` (level, time, fit, se; random effects excluded),
+    ref_df, statistic, p, test), ``curves`` (level, time, fit, se: the level's population curve,
+    the mean of its tokens' fitted curves; ``settings["shared_random_max"]`` is its largest gap
+    from the fixed effects alone, large when ``k`` is too small for the curves),
     ``differences`` (level, reference, time, difference, se, lower, upper: pointwise 95% bands,
     estimate +- 1.96 se), ``intervals`` (:func:`significant_intervals`). With the Python engine
     the parametric rows and the smooth p-values are GEE cluster-robust Wald tests (column
@@ -262,6 +273,7 @@ def _fit_mgcv(d: pd.DataFrame, settings: dict) -> tuple[dict[str, pd.DataFrame],
                   for name in ("parametric", "smooths", "curves", "differences")}
         recorded = pd.read_csv(out / "settings.csv", dtype=str).set_index("key")["value"]
     extra = {"mgcv_version": recorded["mgcv_version"], "method": recorded["method"], "band": recorded["band"],
+             "curve": recorded["curve"], "shared_random_max": float(recorded["shared_random_max"]),
              "r_seconds": float(recorded["seconds"])}
     return tables, float(recorded["rho"]), extra
 
@@ -275,14 +287,44 @@ class _Design:
     terms: dict[str, slice]
     smooths: list[tuple[SplineBasis, int | None]]  # (basis, level code it is switched on for, or all)
     n_fixed: int
+    random: tuple[np.ndarray, int] | None  # knots and number of tokens of the random factor smooth
 
-    def fixed_rows(self, time: np.ndarray, level: int, n_levels: int) -> np.ndarray:
-        """Fixed-effect model-matrix rows for one level at ``time`` (random smooths excluded)."""
+    def population_rows(self, time: np.ndarray, level: int, n_levels: int, tokens: np.ndarray | None) -> np.ndarray:
+        """Model-matrix rows of one level's population curve at ``time``.
+
+        The mean over ``tokens`` (the level's token codes) of their fitted curves: fixed effects
+        plus each token's random smooth, as :file:`gamm_mgcv.R` (whose
+        ``repgeo_gamm_level_curve`` explains why the fixed effects alone can leave the data).
+        ``tokens = None``: the fixed effects only (random columns zero).
+        """
         parts = [np.ones((len(time), 1)), np.tile(np.arange(1, n_levels) == level, (len(time), 1)).astype(float)]
         for basis, on in self.smooths:
             block = basis.design(time)
             parts.append(block if on is None or on == level else np.zeros_like(block))
-        return np.hstack(parts)
+        rows = np.hstack(parts)
+        if self.random is None:
+            return rows
+        knots, n_tokens = self.random
+        B = bspline_design(time, knots)
+        k = B.shape[1]
+        random = np.zeros((len(time), n_tokens * k))
+        if tokens is not None:
+            for code in tokens:
+                random[:, code * k:(code + 1) * k] = B / len(tokens)
+        return np.hstack([rows, random])
+
+    def token_spread(self, time: np.ndarray, tokens: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """Variance over ``tokens`` of their fitted random curves at ``time``, divided by their number.
+
+        Added to the posterior variance of a population curve: the curve is a mean of sampled tokens.
+        """
+        if self.random is None or len(tokens) < 2:
+            return np.zeros(len(time))
+        knots, _ = self.random
+        B = bspline_design(time, knots)
+        k = B.shape[1]
+        curves = np.column_stack([B @ beta[self.n_fixed + code * k:self.n_fixed + (code + 1) * k] for code in tokens])
+        return curves.var(axis=1, ddof=1) / len(tokens)
 
 
 def _embed(S: np.ndarray | sparse.spmatrix, start: int, p: int) -> sparse.csr_matrix:
@@ -326,7 +368,8 @@ def _design(t: np.ndarray, level: np.ndarray, tok: np.ndarray, n_levels: int, n_
     if random_smooths:
         penalties += [_embed(S, n_fixed, p) for S in random_penalties]
         terms[f"s({tn},{names['token']})"] = slice(n_fixed, p)
-    return _Design(X, penalties, terms, smooths, n_fixed)
+    random = (equispaced_knots(lower, upper, k_random), n_tokens) if random_smooths else None
+    return _Design(X, penalties, terms, smooths, n_fixed, random)
 
 
 def _fit_python(d: pd.DataFrame, settings: dict, gee_df: int) -> tuple[dict[str, pd.DataFrame], float, dict]:
@@ -361,16 +404,19 @@ def _fit_python(d: pd.DataFrame, settings: dict, gee_df: int) -> tuple[dict[str,
     smooths = pd.DataFrame(rows)
 
     grid_t = np.linspace(t.min(), t.max(), settings["grid"])
-    beta = m_by.coefficients[:by_level.n_fixed]
-    vp = m_by.vp[:by_level.n_fixed, :by_level.n_fixed]
-    rows_by_level = [by_level.fixed_rows(grid_t, j, len(levels)) for j in range(len(levels))]
+    beta, vp = m_by.coefficients, m_by.vp
+    level_tokens = [np.unique(tok[level == j]) for j in range(len(levels))]
+    rows_by_level = [by_level.population_rows(grid_t, j, len(levels), level_tokens[j]) for j in range(len(levels))]
+    fixed_only = [by_level.population_rows(grid_t, j, len(levels), None) for j in range(len(levels))]
+    spread = [by_level.token_spread(grid_t, level_tokens[j], beta) for j in range(len(levels))]
+    shared = max(float(np.abs((R - F) @ beta).max()) for R, F in zip(rows_by_level, fixed_only))
     curves = pd.concat([pd.DataFrame({"level": lv, "time": grid_t, "fit": R @ beta,
-                                      "se": np.sqrt(np.einsum("ij,jk,ik->i", R, vp, R))})
-                        for lv, R in zip(levels, rows_by_level)], ignore_index=True)
+                                      "se": np.sqrt(np.einsum("ij,jk,ik->i", R, vp, R) + v)})
+                        for lv, R, v in zip(levels, rows_by_level, spread)], ignore_index=True)
     frames = []
     for j in range(1, len(levels)):
         R = rows_by_level[j] - rows_by_level[0]
-        diff, se = R @ beta, np.sqrt(np.einsum("ij,jk,ik->i", R, vp, R))
+        diff, se = R @ beta, np.sqrt(np.einsum("ij,jk,ik->i", R, vp, R) + spread[j] + spread[0])
         frames.append(pd.DataFrame({"level": levels[j], "reference": levels[0], "time": grid_t, "difference": diff,
                                     "se": se, "lower": diff - Z_95 * se, "upper": diff + Z_95 * se}))
     extra = {
@@ -382,6 +428,8 @@ def _fit_python(d: pd.DataFrame, settings: dict, gee_df: int) -> tuple[dict[str,
         "sp_difference": m_diff.sp.tolist(),
         "sp_by_level": m_by.sp.tolist(),
         "band": "pointwise 95% (1.96 SE)",
+        "curve": "mean of the level's fitted token curves",
+        "shared_random_max": shared,
     }
     tables = {"parametric": parametric, "smooths": smooths, "curves": curves,
               "differences": pd.concat(frames, ignore_index=True)}

@@ -12,6 +12,8 @@
 # the lag-1 autocorrelation of the residuals of the by-level model fitted without AR (what
 # itsadug::start_value_rho returns), AR.start marks each token's first row, rows sorted by token
 # then time. Only base R and mgcv are used (itsadug and gratia are not packaged in Debian).
+# A level's curve is the mean of its tokens' fitted curves (repgeo_gamm_level_curve explains why
+# not the fixed effects alone); settings record shared_random_max, the largest gap between the two.
 #
 # Use from R (e.g. a Snakemake script:):
 #   source("lib/repgeo/stats/gamm_mgcv.R")
@@ -74,13 +76,37 @@ repgeo_gamm_bam <- function(formula, d, rho) {
   }
 }
 
-# Linear-predictor matrix of the fixed effects on the time grid for one level; the random factor
-# smooth's columns are zeroed by exclude (the token given is only a placeholder).
-repgeo_gamm_grid_matrix <- function(model, d, s, level, times) {
+# Linear-predictor matrix (X) of a level's population curve on the time grid: the mean, over the
+# level's tokens, of their fitted curves (fixed effects plus each token's random factor smooth).
+# mgcv's fs smooths carry no identifiability constraint (smooth.construct.fs.smooth.spec sets
+# side.constrain = FALSE): only the penalty separates a level's fixed curve from the average of its
+# tokens' random curves. When the level's by-level smooth (k basis functions) cannot follow the
+# tokens' common shape, the tokens' random smooths take a common part and the fixed curve offsets
+# it, so the fixed-effects-only prediction (exclude = the fs term, itsadug's rm.ranef) can leave the
+# data entirely: default run, reference network, conv4, "ask": -1.42 (se 0.22) where the tokens'
+# mean is 0.18, rho 0.93. The token average is the same fitted model read through an estimable
+# function (sum over the level's tokens), so it stays on the data whatever the split; when the
+# random curves of a level average to zero (an adequate k) it equals the fixed-effects curve.
+# The standard error adds the spread of the tokens: var over the level's tokens of their fitted
+# random curves, divided by their number (the population curve is a mean of sampled tokens), to
+# the posterior variance (Vp) of the token average.
+repgeo_gamm_level_curve <- function(model, d, s, level, times) {
   nd <- data.frame(times, factor(level, levels = levels(d[[s$factor]])), d[[s$token]][1])
   names(nd) <- c(s$time, s$factor, s$token)
   exclude <- if (s$random_smooths) sprintf("s(%s,%s)", s$time, s$token) else NULL
-  predict(model, newdata = nd, type = "lpmatrix", exclude = exclude)
+  fixed <- predict(model, newdata = nd, type = "lpmatrix", exclude = exclude)
+  if (!s$random_smooths) return(list(X = fixed, fixed = fixed, between = rep(0, length(times))))
+  tokens <- unique(as.character(d[[s$token]][d[[s$factor]] == level]))
+  nd <- data.frame(rep(times, length(tokens)), factor(level, levels = levels(d[[s$factor]])),
+                   factor(rep(tokens, each = length(times)), levels = levels(d[[s$token]])))
+  names(nd) <- c(s$time, s$factor, s$token)
+  X <- predict(model, newdata = nd, type = "lpmatrix")
+  # Rows are token-major: one column of random-curve values per token.
+  random <- matrix(drop((X - fixed[rep(seq_along(times), length(tokens)), , drop = FALSE]) %*% coef(model)),
+                   nrow = length(times))
+  between <- if (length(tokens) > 1) apply(random, 1, var) / length(tokens) else rep(0, length(times))
+  list(X = rowsum(X, rep(seq_along(times), length(tokens)), reorder = FALSE) / length(tokens),
+       fixed = fixed, between = between)
 }
 
 repgeo_gamm_tables <- function(m_diff, m_by, d, s) {
@@ -94,22 +120,27 @@ repgeo_gamm_tables <- function(m_diff, m_by, d, s) {
   times <- seq(min(d[[s$time]]), max(d[[s$time]]), length.out = as.integer(s$grid))
   levels <- levels(d[[s$factor]])
   beta <- coef(m_by)
-  matrices <- lapply(levels, function(l) repgeo_gamm_grid_matrix(m_by, d, s, l, times))
-  names(matrices) <- levels
+  parts <- lapply(levels, function(l) repgeo_gamm_level_curve(m_by, d, s, l, times))
+  names(parts) <- levels
+  # Size of the tokens' common random part (population curve minus fixed effects only), a
+  # diagnostic of a by-level basis too small for the curves (raise k when it is not small).
+  shared <- max(vapply(parts, function(p) max(abs((p$X - p$fixed) %*% beta)), 0))
   curves <- do.call(rbind, lapply(levels, function(l) {
-    X <- matrices[[l]]
-    data.frame(level = l, time = times, fit = drop(X %*% beta), se = sqrt(rowSums((X %*% m_by$Vp) * X)))
+    X <- parts[[l]]$X
+    data.frame(level = l, time = times, fit = drop(X %*% beta),
+               se = sqrt(rowSums((X %*% m_by$Vp) * X) + parts[[l]]$between))
   }))
-  # Pointwise 95% bands, as itsadug::plot_diff draws them: difference of two levels' fixed-effect
-  # predictions and its standard error from the posterior covariance Vp.
+  # Pointwise 95% bands, as itsadug::plot_diff draws them: difference of two levels' population
+  # curves (above) and its standard error (Vp and the two levels' token spreads).
   differences <- do.call(rbind, lapply(levels[-1], function(l) {
-    X <- matrices[[l]] - matrices[[s$reference]]
+    X <- parts[[l]]$X - parts[[s$reference]]$X
     fit <- drop(X %*% beta)
-    se <- sqrt(rowSums((X %*% m_by$Vp) * X))
+    se <- sqrt(rowSums((X %*% m_by$Vp) * X) + parts[[l]]$between + parts[[s$reference]]$between)
     data.frame(level = l, reference = s$reference, time = times, difference = fit, se = se,
                lower = fit - 1.96 * se, upper = fit + 1.96 * se)
   }))
-  list(parametric = parametric, smooths = smooths, curves = curves, differences = differences)
+  list(parametric = parametric, smooths = smooths, curves = curves, differences = differences,
+       shared_random = shared)
 }
 
 repgeo_gamm_fit <- function(data, out_dir = NULL, ...) {
@@ -124,8 +155,11 @@ repgeo_gamm_fit <- function(data, out_dir = NULL, ...) {
   m_by <- if (rho == 0) m0 else repgeo_gamm_bam(f$by_level, d, rho)
   m_diff <- repgeo_gamm_bam(f$difference, d, rho)
   out <- repgeo_gamm_tables(m_diff, m_by, d, s)
+  shared <- out$shared_random
+  out$shared_random <- NULL
   settings <- c(s, list(engine = "mgcv", mgcv_version = as.character(packageVersion("mgcv")),
-                        method = "bam fREML", band = "pointwise 95% (1.96 SE)", rho = rho,
+                        method = "bam fREML", band = "pointwise 95% (1.96 SE)",
+                        curve = "mean of the level's fitted token curves", shared_random_max = shared, rho = rho,
                         n_rows = nrow(d), n_tokens = nlevels(d[[s$token]]),
                         seconds = proc.time()[["elapsed"]] - started))
   out$settings <- data.frame(key = names(settings), value = vapply(settings, function(v) format(v, digits = 15), ""),

@@ -10,8 +10,14 @@ estimation of semiparametric generalized linear models", sections 2-3), with phi
 
 where M_p is the dimension of the null space of the total penalty. V is minimised by Newton's
 method on rho = log lambda with exact first and second derivatives and a positive-definite
-Hessian, as mgcv's fast REML does; the criterion is that of ``mgcv::gam(method = "REML")`` and of
-``mgcv::bam(method = "fREML")``, so the optimum (and hence the fit) is the same.
+Hessian, as mgcv's fast REML does. The criterion is that of ``mgcv::gam(method = "REML")`` and of
+``mgcv::bam(method = "fREML")``: at the same smoothing parameters the two give the same value (to
+the digits printed: -26385.53 on the default run's conv4 words data) and the same fit. The optimum
+found is not always the same: on the synthetic design of :func:`repgeo.stats.synthetic_design` it
+is (tests/test_stats_gamm.py, test_reml_core_reproduces_mgcv_bam_on_mgcv_basis), but on that conv4
+layer, given mgcv's own basis and penalties, this iteration stopped at a worse point (criterion
+-26385.5 against bam's -26440.3, the factor smooth's smoothing parameter exp(-1.9) against
+exp(-8.6)). Treat fits from here as approximations of mgcv's, not as the same fit.
 
 AR(1) residuals are handled as in ``bam(rho = , AR.start = )``: the rows of y and of every column
 of X are transformed with the inverse Cholesky factor of the AR(1) correlation matrix of their series
