@@ -2,8 +2,8 @@
 
 A level's curve must estimate the mean curve of its tokens. On the default run's data (reference
 network, words model, conv4: 4 words x 8 tokens x 96 bins, tests/data/gamm_conv4_words.csv.gz,
-written by the audio branch of config.yaml) mgcv's fixed-effects-only curve of "ask" ran to -1.9
-where the tokens' mean is 0.18: with rho ~ 0.9 and a by-level basis (k = 10) too small for the
+written by the audio branch of config.yaml) mgcv's fixed-effects-only curve of "ask" ran to -1.9 on
+this subset (-1.42 on the full default-run data, docs/audio.md) where the tokens' mean is 0.18: with rho ~ 0.9 and a by-level basis (k = 10) too small for the
 curves, the tokens' unconstrained random factor smooths took a common part that the fixed curve
 offset. The curves are now the mean of each level's fitted token curves in both engines.
 """
