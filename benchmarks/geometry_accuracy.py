@@ -12,7 +12,7 @@ frac_dim_correct_unflagged (points not flagged as boundary; improved only), frac
 curv_mean, curv_true_mean, curv_bias_pct, curv_mae, curv_corr, seconds.
 
 Results: benchmarks/results/geometry_accuracy.parquet (one row per run), and a summary (mean
-over seeds) printed as a markdown table for the README.
+over seeds) printed as a markdown table for docs/geometry.md.
 
     .venv/bin/python benchmarks/geometry_accuracy.py [--modes parity,improved] [--quick]
 """
@@ -73,7 +73,7 @@ def run_case(mode: str, name: str, n: int, seed: int) -> dict:
 
 
 def summary(df):
-    """Mean over seeds per (manifold, n, mode), in the layout of the README table."""
+    """Mean over seeds per (manifold, n, mode), in the layout of the table in docs/geometry.md."""
     cols = ["global_dimension", "frac_dim_correct", "frac_dim_correct_unflagged", "curv_mean", "curv_bias_pct", "curv_mae", "curv_corr"]
     return df.groupby(["manifold", "n", "mode"], sort=False)[cols].mean().round(4)
 

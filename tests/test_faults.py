@@ -43,7 +43,7 @@ def test_kill_mid_write_leaves_no_complete_looking_artifact_and_is_rerun(tmp_pat
     # Snakemake recorded the job as incomplete: the next run (profile: rerun-incomplete) redoes it.
     assert planned_jobs(tmp_path, "--rerun-incomplete", target) == {"prepare_data": 1}
     # arrays.pt was renamed into place before the kill, yet Snakemake refuses to use it: the job
-    # that wrote it never finished. Recovery (README): --unlock (the killed run's lock), then the
+    # that wrote it never finished. Recovery (docs/reliability.md): --unlock (the killed run's lock), then the
     # same command with the profile, which sets rerun-incomplete.
     refused = snakemake(tmp_path, "--cores", "1", target, check=False)
     assert refused.returncode != 0 and "Incomplete files:\nresults/data/digits/arrays.pt" in refused.stderr

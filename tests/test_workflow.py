@@ -260,7 +260,7 @@ def test_bad_config_stops_before_any_job(tmp_path, change, expected):
 
 def test_lint_reports_only_the_environment_suggestion(repo_root):
     """snakemake --lint: nothing but the per-rule conda/container suggestion (one pinned venv
-    serves every rule, see the README)."""
+    serves every rule, see docs/configuration.md)."""
     import subprocess
     import sys
 

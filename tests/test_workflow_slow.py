@@ -79,7 +79,7 @@ def test_real_data_config(tmp_path, shared_datasets):
 
 
 # Artifacts of the default run that are not bit-identical between two runs, with why and the
-# tolerance they meet (README, "Determinism"). Everything else must be exactly equal.
+# tolerance they meet (docs/reliability.md, "Determinism"). Everything else must be exactly equal.
 NONDETERMINISTIC = {
     "results/entropy_toys/runtime.parquet": "wall-clock seconds (the values, entropies, are exact)",
     "results/audio/*/gan/history.parquet": "the seconds column (losses are exact)",

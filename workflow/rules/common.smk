@@ -13,7 +13,7 @@ from repgeo.stages.inversion import method_expert
 from repgeo.stages.geometry import knn_size
 
 # Jobs inherit this process's environment. On AVX-512 CPUs that OpenBLAS does not recognise it
-# falls back to AVX2 kernels; SkylakeX ones double GEMM throughput (README, "Performance").
+# falls back to AVX2 kernels; SkylakeX ones double GEMM throughput (docs/benchmarks.md, performance).
 prefer_fast_blas()
 
 # Stop before any job on a wrong type, unknown key, out-of-range value or missing data path.

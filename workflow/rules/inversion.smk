@@ -1,5 +1,5 @@
 # Inversion branch: the network to invert, feature-map statistics, modular inverting networks,
-# score-matching patch priors, pre-images and their comparison (README, "Inversion").
+# score-matching patch priors, pre-images and their comparison (docs/inversion.md).
 
 
 rule inversion_network:
