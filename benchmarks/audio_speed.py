@@ -67,9 +67,15 @@ def case_gan(model_dim: int, timed_steps: int) -> dict:
     per_step = np.diff(sec)
     timed = float(sec[-1] - sec[0])
     return {
-        "model_dim": model_dim, "batch_size": cfg.batch_size, "d_steps": cfg.d_steps, "steps_timed": timed_steps,
-        "seconds": timed, "steps_per_s": timed_steps / timed, "steps_per_s_median": 1 / float(np.median(per_step)),
-        "step_seconds": per_step.round(3).tolist(), "first_step_seconds": float(sec[0]),
+        "model_dim": model_dim,
+        "batch_size": cfg.batch_size,
+        "d_steps": cfg.d_steps,
+        "steps_timed": timed_steps,
+        "seconds": timed,
+        "steps_per_s": timed_steps / timed,
+        "steps_per_s_median": 1 / float(np.median(per_step)),
+        "step_seconds": per_step.round(3).tolist(),
+        "first_step_seconds": float(sec[0]),
         "cpu_seconds_whole_run": cpu,
         "parameters_g": sum(p.numel() for p in res.G.parameters()),
         "parameters_d": sum(p.numel() for p in res.D.parameters()),
@@ -93,8 +99,14 @@ def case_refcnn(model_dim: int) -> dict:
         model, _ = train_reference_cnn(X[:384], y[:384], X[384:], y[384:], epochs=2, checkpoint_path=ckpt, **kw)
         sec, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {
-        "model_dim": model_dim, "batch_size": 64, "n_train": 384, "n_test": 96,
-        "seconds": sec, "cpu_seconds": cpu, "epochs_per_s": 1 / sec, "parameters": sum(p.numel() for p in model.parameters()),
+        "model_dim": model_dim,
+        "batch_size": 64,
+        "n_train": 384,
+        "n_test": 96,
+        "seconds": sec,
+        "cpu_seconds": cpu,
+        "epochs_per_s": 1 / sec,
+        "parameters": sum(p.numel() for p in model.parameters()),
     }
 
 
@@ -133,7 +145,22 @@ def main() -> None:
         rows.append(r)
     df = pd.DataFrame(rows)
     append_table(df, Path(args.out), coretype)
-    cols = [c for c in ("case", "model_dim", "threads", "steps_timed", "seconds", "steps_per_s", "steps_per_s_median", "first_step_seconds", "epochs_per_s", "peak_rss_anon_mb") if c in df]
+    cols = [
+        c
+        for c in (
+            "case",
+            "model_dim",
+            "threads",
+            "steps_timed",
+            "seconds",
+            "steps_per_s",
+            "steps_per_s_median",
+            "first_step_seconds",
+            "epochs_per_s",
+            "peak_rss_anon_mb",
+        )
+        if c in df
+    ]
     print(df[cols].to_string(index=False))
 
 

@@ -66,7 +66,9 @@ def seed_images():
     if folder.is_dir():
         names = sorted(folder.glob("*.jpg"))[:2000]
         rows = [
-            np.asarray(Image.open(p).convert("L").resize((178, 218), Image.Resampling.BICUBIC), dtype=np.float32).ravel()
+            np.asarray(
+                Image.open(p).convert("L").resize((178, 218), Image.Resampling.BICUBIC), dtype=np.float32
+            ).ravel()
             for p in names
         ]
         return np.stack(rows), "CelebA first 2000, upscaled 2x to 178x218"
@@ -121,7 +123,9 @@ def case_seed(impl: str) -> dict:
         t2 = time.perf_counter()
         ours = np.load(os.environ["BENCH_TMP"] + "/seed_repgeo.npy")
         corr = [abs(np.corrcoef(coords[:, j], ours[:, j])[0, 1]) for j in range(5)]
-        out.update(seconds_sweep=t1 - t0, seconds_map=t2 - t1, epsilon=eps, eigenvalues=vals.tolist(), min_abs_corr=min(corr))
+        out.update(
+            seconds_sweep=t1 - t0, seconds_map=t2 - t1, epsilon=eps, eigenvalues=vals.tolist(), min_abs_corr=min(corr)
+        )
     return out
 
 
@@ -132,7 +136,13 @@ def case_n10k(impl: str) -> dict:
 
     X = manifold_features(10000, 784)
     sweep, dm, ts, tm = _repgeo(X, 10)
-    out = {"n": 10000, "dimension": 784, "data": "3-d manifold, random Fourier features", "seconds_sweep": ts, "seconds_map": tm}
+    out = {
+        "n": 10000,
+        "dimension": 784,
+        "data": "3-d manifold, random Fourier features",
+        "seconds_sweep": ts,
+        "seconds_map": tm,
+    }
     out["method"] = dm.method
     # Independent float64 dense result: sklearn distances, explicit normalisation, LAPACK.
     X64 = X.astype(np.float64)
@@ -234,18 +244,39 @@ def main() -> None:
                 rows.append(run_case(case, "reference", 1, {**env, "BENCH_EPS": json.dumps(ours["epsilon"])}))
                 rows.append(run_case(case, "repgeo", 1, env))
             for r in rows[-3:] if case == "seed" else rows[-1:]:
-                print(f"   {r['implementation']:9s} threads={r['threads']} total={r['seconds_total']:.2f}s peak={r['peak_rss_mb']} MB", flush=True)
+                print(
+                    f"   {r['implementation']:9s} threads={r['threads']} total={r['seconds_total']:.2f}s peak={r['peak_rss_mb']} MB",
+                    flush=True,
+                )
             if case == "celeba_scale":
                 (Path(tmp) / "celeba_scale.npy").unlink()
     df = pd.DataFrame(rows)
     df["target_seconds"] = df["case"].map(lambda c: TARGETS[c][0])
     df["target_peak_mb"] = df["case"].map(lambda c: TARGETS[c][1])
     ref = df[df["implementation"] == "reference"].set_index("case")["seconds_total"]
-    df["speedup_vs_reference"] = [ref.get(c, float("nan")) / s for c, s in zip(df["case"], df["seconds_total"], strict=True)]
+    df["speedup_vs_reference"] = [
+        ref.get(c, float("nan")) / s for c, s in zip(df["case"], df["seconds_total"], strict=True)
+    ]
     df["meets_time"] = (df["implementation"] == "reference") | (df["seconds_total"] <= df["target_seconds"])
     df["meets_memory"] = df["target_peak_mb"].isna() | (df["peak_rss_anon_mb"] <= df["target_peak_mb"].fillna(0))
     append_table(df, Path(args.out), coretype)
-    cols = [c for c in ("case", "implementation", "threads", "seconds_total", "speedup_vs_reference", "peak_rss_mb", "peak_rss_anon_mb", "min_abs_corr", "max_rel_err_top10", "meets_time", "meets_memory") if c in df]
+    cols = [
+        c
+        for c in (
+            "case",
+            "implementation",
+            "threads",
+            "seconds_total",
+            "speedup_vs_reference",
+            "peak_rss_mb",
+            "peak_rss_anon_mb",
+            "min_abs_corr",
+            "max_rel_err_top10",
+            "meets_time",
+            "meets_memory",
+        )
+        if c in df
+    ]
     print(df[cols].to_string(index=False))
 
 

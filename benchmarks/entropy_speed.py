@@ -67,7 +67,9 @@ def local_plane(n: int, dim: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     side = 40.0 * math.sqrt(math.pi * n / 64)
     basis = np.linalg.qr(rng.standard_normal((dim, 2)))[0]
-    return (rng.uniform(0.0, side, (n, 2)) @ basis.T + 4.0 / math.sqrt(dim) * rng.standard_normal((n, dim))).astype(np.float32)
+    return (rng.uniform(0.0, side, (n, 2)) @ basis.T + 4.0 / math.sqrt(dim) * rng.standard_normal((n, dim))).astype(
+        np.float32
+    )
 
 
 # --- implementations --------------------------------------------------------------------------
@@ -97,8 +99,13 @@ def _slq_case(n: int, dim: int, exact: bool) -> dict:
     Z = local_plane(n, dim)
     est, sec, cpu = _timed(lambda: slq_diffusion_spectral_entropy(Z))
     out = {
-        "n": n, "dimension": dim, "dse": est.value, "slq_stderr": est.stderr,
-        "captured_mass": est.captured_mass, "seconds": sec, "cpu_seconds": cpu,
+        "n": n,
+        "dimension": dim,
+        "dse": est.value,
+        "slq_stderr": est.stderr,
+        "captured_mass": est.captured_mass,
+        "seconds": sec,
+        "cpu_seconds": cpu,
     }
     if exact:
         ref, sec_ref, _ = _timed(lambda: diffusion_spectral_entropy(Z, max_n=None, method="exact"))
@@ -155,22 +162,55 @@ def main() -> None:
     df = pd.DataFrame(rows)
     base = df[df["implementation"] == "baseline"].set_index("case")
     if len(base):
-        df["speedup_vs_baseline"] = [base["seconds"].get(c, math.nan) / s for c, s in zip(df["case"], df["seconds"], strict=True)]
+        df["speedup_vs_baseline"] = [
+            base["seconds"].get(c, math.nan) / s for c, s in zip(df["case"], df["seconds"], strict=True)
+        ]
         df["error_vs_baseline"] = [d - base["dse"].get(c, math.nan) for c, d in zip(df["case"], df["dse"], strict=True)]
     err = df["error_vs_baseline"] if "error_vs_baseline" in df else pd.Series(math.nan, index=df.index)
     if "error_vs_exact" in df:
         err = err.fillna(df["error_vs_exact"])
     meets = []
-    for (case, impl), sec, e, sp in zip(df[["case", "implementation"]].itertuples(index=False), df["seconds"], err, df.get("speedup_vs_baseline", pd.Series(math.nan, index=df.index)), strict=True):
+    for (case, impl), sec, e, sp in zip(
+        df[["case", "implementation"]].itertuples(index=False),
+        df["seconds"],
+        err,
+        df.get("speedup_vs_baseline", pd.Series(math.nan, index=df.index)),
+        strict=True,
+    ):
         target = TARGETS.get((case, impl))
         if target is None:
             meets.append(None)
             continue
         t_sec, t_speed, t_err = target
-        meets.append(bool((t_sec is None or sec <= t_sec) and (t_speed is None or sp >= t_speed) and (t_err is None or abs(e) <= t_err)))
+        meets.append(
+            bool(
+                (t_sec is None or sec <= t_sec)
+                and (t_speed is None or sp >= t_speed)
+                and (t_err is None or abs(e) <= t_err)
+            )
+        )
     df["meets_target"] = meets
     append_table(df, Path(args.out), coretype)
-    cols = [c for c in ("case", "implementation", "n", "dimension", "seconds", "cpu_seconds", "speedup_vs_baseline", "dse", "error_vs_baseline", "error_vs_exact", "slq_stderr", "captured_mass", "peak_rss_anon_mb", "meets_target") if c in df]
+    cols = [
+        c
+        for c in (
+            "case",
+            "implementation",
+            "n",
+            "dimension",
+            "seconds",
+            "cpu_seconds",
+            "speedup_vs_baseline",
+            "dse",
+            "error_vs_baseline",
+            "error_vs_exact",
+            "slq_stderr",
+            "captured_mass",
+            "peak_rss_anon_mb",
+            "meets_target",
+        )
+        if c in df
+    ]
     print(df[cols].to_string(index=False))
 
 

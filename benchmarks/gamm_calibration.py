@@ -20,7 +20,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
@@ -41,10 +40,26 @@ def one(seed: int, engines: list[str]) -> list[dict]:
         smooth = fit.smooths.set_index("term")["p"]
         parametric = fit.parametric.set_index("term")["p"]
         for word in CONTRASTS:
-            rows.append({"seed": seed, "engine": engine, "word": word, "test": "shape",
-                         "p": float(smooth[f"s(time):wordO{word}"]), "seconds": seconds})
-            rows.append({"seed": seed, "engine": engine, "word": word, "test": "level",
-                         "p": float(parametric[f"wordO{word}"]), "seconds": seconds})
+            rows.append(
+                {
+                    "seed": seed,
+                    "engine": engine,
+                    "word": word,
+                    "test": "shape",
+                    "p": float(smooth[f"s(time):wordO{word}"]),
+                    "seconds": seconds,
+                }
+            )
+            rows.append(
+                {
+                    "seed": seed,
+                    "engine": engine,
+                    "word": word,
+                    "test": "level",
+                    "p": float(parametric[f"wordO{word}"]),
+                    "seconds": seconds,
+                }
+            )
     return rows
 
 
@@ -53,9 +68,18 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     for (engine, word, test), part in results.groupby(["engine", "word", "test"]):
         hits, n = int((part["p"] < ALPHA).sum()), len(part)
         low, high = stats.binomtest(hits, n).proportion_ci(0.95, method="exact")
-        out.append({"engine": engine, "test": test, "contrast": CONTRASTS[word], "rejections": hits,
-                    "simulations": n, "rate": hits / n, "ci95": f"[{low:.2f}, {high:.2f}]",
-                    "median_p": part["p"].median()})
+        out.append(
+            {
+                "engine": engine,
+                "test": test,
+                "contrast": CONTRASTS[word],
+                "rejections": hits,
+                "simulations": n,
+                "rate": hits / n,
+                "ci95": f"[{low:.2f}, {high:.2f}]",
+                "median_p": part["p"].median(),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -74,9 +98,11 @@ def main() -> None:
     results = pd.DataFrame(rows)
     results.to_csv(f"{args.out}.csv", index=False, float_format="%.6g")
     table = summary(results)
-    header = (f"# GAMM test calibration: {args.sims} simulations of the synthetic design "
-              f"(seeds {args.first_seed}-{args.first_seed + args.sims - 1}), alpha = {ALPHA}\n\n"
-              f"Produced by `benchmarks/gamm_calibration.py --sims {args.sims}`.\n\n")
+    header = (
+        f"# GAMM test calibration: {args.sims} simulations of the synthetic design "
+        f"(seeds {args.first_seed}-{args.first_seed + args.sims - 1}), alpha = {ALPHA}\n\n"
+        f"Produced by `benchmarks/gamm_calibration.py --sims {args.sims}`.\n\n"
+    )
     Path(f"{args.out}.md").write_text(header + table.to_markdown(index=False, floatfmt=".3f") + "\n")
     print(table.to_string(index=False))
 

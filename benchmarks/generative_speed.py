@@ -78,7 +78,9 @@ def time_training_step(model_name: str, arch: str, device, warmup: int, steps: i
     from repgeo.generative.training import AutoencoderConfig, batch_distance, build, cost, epoch_generator
 
     shape, latent = ARCHS[arch]
-    cfg = AutoencoderConfig(model=model_name, arch=arch, latent_dim=latent, batch_size=BATCH, n_projections=K, seed=0, compile=compiled)
+    cfg = AutoencoderConfig(
+        model=model_name, arch=arch, latent_dim=latent, batch_size=BATCH, n_projections=K, seed=0, compile=compiled
+    )
     cfg.validate()
     model = build(cfg, shape, device)
     model.train()
@@ -92,7 +94,11 @@ def time_training_step(model_name: str, arch: str, device, warmup: int, steps: i
     cpu0 = wall0 = 0.0
     i = 0
     # steps > 0: exactly that many timed steps; steps = 0: at least MIN_STEPS and MIN_SECONDS.
-    while i < warmup or len(times) < (steps or MIN_STEPS) or (not steps and sum(times) < MIN_SECONDS and len(times) < MAX_STEPS):
+    while (
+        i < warmup
+        or len(times) < (steps or MIN_STEPS)
+        or (not steps and sum(times) < MIN_SECONDS and len(times) < MAX_STEPS)
+    ):
         if i == warmup:
             cpu0, wall0 = time.process_time(), time.perf_counter()
         b = i % n_batches
@@ -108,7 +114,17 @@ def time_training_step(model_name: str, arch: str, device, warmup: int, steps: i
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sums += torch.stack([loss.detach(), rec.detach(), dist.detach() if dist is not None else torch.tensor(float("nan"), device=device)]).double().cpu()
+        sums += (
+            torch.stack(
+                [
+                    loss.detach(),
+                    rec.detach(),
+                    dist.detach() if dist is not None else torch.tensor(float("nan"), device=device),
+                ]
+            )
+            .double()
+            .cpu()
+        )
         sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
@@ -133,7 +149,9 @@ def time_distance(model_name: str, arch: str, device, compiled: bool, warmup: in
     if model_name == "ae":
         return {"distance_calls": 0, "distance_seconds_median": 0.0}
     _, latent = ARCHS[arch]
-    cfg = AutoencoderConfig(model=model_name, arch=arch, latent_dim=latent, batch_size=BATCH, n_projections=K, seed=0, compile=compiled)
+    cfg = AutoencoderConfig(
+        model=model_name, arch=arch, latent_dim=latent, batch_size=BATCH, n_projections=K, seed=0, compile=compiled
+    )
     z = torch.randn(BATCH, latent, generator=torch.Generator().manual_seed(2)).to(device).requires_grad_(True)
     gen = epoch_generator(cfg.seed, 1)
     times = []
@@ -182,7 +200,11 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda (when available)")
     ap.add_argument("--warmup", type=int, default=-1, help="untimed steps (default 3; 2 for celeba_bn)")
     ap.add_argument("--steps", type=int, default=0, help="timed steps (default: at least 5 and at least 2 s of steps)")
-    ap.add_argument("--compile", action="store_true", help="the sliced distances through torch.compile (AutoencoderConfig.compile); compilation happens in the warm-up")
+    ap.add_argument(
+        "--compile",
+        action="store_true",
+        help="the sliced distances through torch.compile (AutoencoderConfig.compile); compilation happens in the warm-up",
+    )
     ap.add_argument("--out", default=str(HERE / "results" / "generative_speed.parquet"))
     args = ap.parse_args()
     check_device(args.device)
@@ -195,7 +217,12 @@ def main() -> None:
     rows = []
     for case in cases:
         print(f"== {case}", flush=True)
-        r = run_child(Path(__file__), [case, args.device, str(args.warmup), str(args.steps), "1" if args.compile else "0"], args.threads, env)
+        r = run_child(
+            Path(__file__),
+            [case, args.device, str(args.warmup), str(args.steps), "1" if args.compile else "0"],
+            args.threads,
+            env,
+        )
         r["case"] = case
         print(
             f"   {r['images_per_s']:.1f} images/s (median step {1000 * r['step_seconds_median']:.1f} ms), "
@@ -208,7 +235,19 @@ def main() -> None:
     ae_step = df[df["model"] == "ae"].set_index("arch")["step_seconds_median"]
     df["step_minus_ae_seconds"] = df["step_seconds_median"] - df["arch"].map(ae_step).astype(float)
     append_table(df, Path(args.out), coretype)
-    cols = ["case", "compiled", "threads", "device", "step_seconds_median", "images_per_s", "distance_seconds_median", "distance_share", "meets_10pct", "step_minus_ae_seconds", "peak_rss_anon_mb"]
+    cols = [
+        "case",
+        "compiled",
+        "threads",
+        "device",
+        "step_seconds_median",
+        "images_per_s",
+        "distance_seconds_median",
+        "distance_share",
+        "meets_10pct",
+        "step_minus_ae_seconds",
+        "peak_rss_anon_mb",
+    ]
     print(df[cols].to_string(index=False))
 
 

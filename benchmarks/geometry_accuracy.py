@@ -74,7 +74,15 @@ def run_case(mode: str, name: str, n: int, seed: int) -> dict:
 
 def summary(df):
     """Mean over seeds per (manifold, n, mode), in the layout of the table in docs/geometry.md."""
-    cols = ["global_dimension", "frac_dim_correct", "frac_dim_correct_unflagged", "curv_mean", "curv_bias_pct", "curv_mae", "curv_corr"]
+    cols = [
+        "global_dimension",
+        "frac_dim_correct",
+        "frac_dim_correct_unflagged",
+        "curv_mean",
+        "curv_bias_pct",
+        "curv_mae",
+        "curv_corr",
+    ]
     return df.groupby(["manifold", "n", "mode"], sort=False)[cols].mean().round(4)
 
 
@@ -88,7 +96,12 @@ def main() -> None:
 
     _, coretype = bench_env()
     child_setup(1)
-    runs = [(name, n, seed) for name in CASES for n in ((2000,) if args.quick else (2000, 4000)) for seed in ((0,) if args.quick else (0, 1, 2))]
+    runs = [
+        (name, n, seed)
+        for name in CASES
+        for n in ((2000,) if args.quick else (2000, 4000))
+        for seed in ((0,) if args.quick else (0, 1, 2))
+    ]
     if not args.quick:
         runs += [("sphere2", 8000, 0), ("sphere2", 16000, 0)]
     rows = []

@@ -28,7 +28,12 @@ from harness import append_table, bench_env, child_setup, emit, run_child
 
 HERE = Path(__file__).resolve().parent
 CASES = ("parity_n4000", "improved_n4000", "scale_400k")
-REFERENCE_SECONDS = {("sphere", "dimension"): 1.08, ("torus", "dimension"): 1.07, ("sphere", "curvature"): 0.84, ("torus", "curvature"): 0.73}
+REFERENCE_SECONDS = {
+    ("sphere", "dimension"): 1.08,
+    ("torus", "dimension"): 1.07,
+    ("sphere", "curvature"): 0.84,
+    ("torus", "curvature"): 0.73,
+}
 
 
 def _points(manifold: str, n: int, ambient: int | None = None):
@@ -84,7 +89,14 @@ def case_scale(ambient: int) -> dict:
     t2 = time.perf_counter()
     curv = estimate_curvature(X, 2, mode="improved", graph=g)
     t3 = time.perf_counter()
-    return {"seconds_knn": t1 - t0, "seconds_dimension": t2 - t1, "seconds_curvature": t3 - t2, "seconds_total": t3 - t0, "global_dimension": dim.global_dim, "curvature_median": float(sorted(curv.scalar)[len(curv.scalar) // 2])}
+    return {
+        "seconds_knn": t1 - t0,
+        "seconds_dimension": t2 - t1,
+        "seconds_curvature": t3 - t2,
+        "seconds_total": t3 - t0,
+        "global_dimension": dim.global_dim,
+        "curvature_median": float(sorted(curv.scalar)[len(curv.scalar) // 2]),
+    }
 
 
 def _child(case: str, arg: str, threads: int) -> None:
@@ -117,7 +129,9 @@ def main() -> None:
             if case != "scale_400k":
                 for stage in ("dimension", "curvature"):
                     r[f"speedup_{stage}"] = REFERENCE_SECONDS[(arg, stage)] / r[f"seconds_{stage}"]
-                r["speedup_both"] = (REFERENCE_SECONDS[(arg, "dimension")] + REFERENCE_SECONDS[(arg, "curvature")]) / r["seconds_both_shared"]
+                r["speedup_both"] = (REFERENCE_SECONDS[(arg, "dimension")] + REFERENCE_SECONDS[(arg, "curvature")]) / r[
+                    "seconds_both_shared"
+                ]
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
             rows.append(r)
     append_table(pd.DataFrame(rows), Path(args.out), coretype)

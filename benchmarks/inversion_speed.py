@@ -71,7 +71,9 @@ def _ica_prior(X):
     patches = extract_patches(X.double(), 6, 5000, seed=0)
     whitening = fit_whitening(patches, remove_dc=True)
     Z = whitening.transform(patches)
-    return fit_score_matching(Z, n_filters=2 * whitening.n_components, expert="ica", steps=20, batch_size=1000, seed=0, whitening=whitening)
+    return fit_score_matching(
+        Z, n_filters=2 * whitening.n_components, expert="ica", steps=20, batch_size=1000, seed=0, whitening=whitening
+    )
 
 
 def time_preimage(arch: str, size: int, layer: str, prior: str | None, batch: int, iterations: int, device) -> dict:
@@ -104,7 +106,15 @@ def time_preimage(arch: str, size: int, layer: str, prior: str | None, batch: in
         config = PreimageConfig(C=C, iterations=(n, 1), lambda_tv=0.0 if prior else None, log_every=10**6)
         sync(device)
         t0 = time.perf_counter()
-        preimage(phi, phi0, (3, size, size), config, stride=stride_px, extra_priors=extra, generator=torch.Generator().manual_seed(0))
+        preimage(
+            phi,
+            phi0,
+            (3, size, size),
+            config,
+            stride=stride_px,
+            extra_priors=extra,
+            generator=torch.Generator().manual_seed(0),
+        )
         sync(device)
         return time.perf_counter() - t0
 
@@ -152,11 +162,25 @@ def _child(case: str, device_name: str, batch: int, iterations: int, train_image
         arch, size, layer, prior = PREIMAGE_CASES[case]
         if iterations <= 0:
             iterations = 3 if size >= 224 else 10
-        out = {"task": "preimage", "arch": arch, "image_size": size, "layer": layer, "prior": prior or "tv", "batch": batch}
+        out = {
+            "task": "preimage",
+            "arch": arch,
+            "image_size": size,
+            "layer": layer,
+            "prior": prior or "tv",
+            "batch": batch,
+        }
         out.update(time_preimage(arch, size, layer, prior, batch, iterations, device))
     else:
         arch, size, layer = INVERTER_CASES[case]
-        out = {"task": "inverter", "arch": arch, "image_size": size, "layer": layer, "prior": None, "batch": INVERTER_BATCH}
+        out = {
+            "task": "inverter",
+            "arch": arch,
+            "image_size": size,
+            "layer": layer,
+            "prior": None,
+            "batch": INVERTER_BATCH,
+        }
         out.update(time_inverter(arch, size, layer, train_images, device))
     out["device"] = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device_name
     emit(out)
@@ -187,17 +211,41 @@ def main() -> None:
     rows = []
     for case in cases:
         print(f"== {case}", flush=True)
-        r = run_child(Path(__file__), [case, args.device, str(args.images), str(args.iterations), str(args.train_images)], args.threads, env)
+        r = run_child(
+            Path(__file__),
+            [case, args.device, str(args.images), str(args.iterations), str(args.train_images)],
+            args.threads,
+            env,
+        )
         r["case"] = case
         if r["task"] == "preimage":
-            print(f"   {1000 * r['seconds_per_iteration']:.1f} ms per iteration of {r['batch']} images; 350 iterations {r['seconds_full']:.1f} s", flush=True)
+            print(
+                f"   {1000 * r['seconds_per_iteration']:.1f} ms per iteration of {r['batch']} images; 350 iterations {r['seconds_full']:.1f} s",
+                flush=True,
+            )
         else:
             print(f"   {r['images_per_s']:.1f} images/s (end-to-end inverter training)", flush=True)
-        print(f"   cpu/wall {r['cpu_seconds'] / max(r['wall_seconds'], 1e-9):.2f}, peak {r['peak_rss_anon_mb']} MB", flush=True)
+        print(
+            f"   cpu/wall {r['cpu_seconds'] / max(r['wall_seconds'], 1e-9):.2f}, peak {r['peak_rss_anon_mb']} MB",
+            flush=True,
+        )
         rows.append(r)
     df = pd.DataFrame(rows)
     append_table(df, Path(args.out), coretype)
-    cols = [c for c in ("case", "input_size", "threads", "device", "seconds_per_iteration", "seconds_full", "images_per_s", "peak_rss_anon_mb") if c in df]
+    cols = [
+        c
+        for c in (
+            "case",
+            "input_size",
+            "threads",
+            "device",
+            "seconds_per_iteration",
+            "seconds_full",
+            "images_per_s",
+            "peak_rss_anon_mb",
+        )
+        if c in df
+    ]
     print(df[cols].to_string(index=False))
 
 

@@ -5,4 +5,11 @@ from repgeo.stages.audio_models import train_reference_run
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"audio_train_reference {sm.wildcards.name}"):
-    train_reference_run(sm.input.arrays, sm.input.samples, sm.params.spec, sm.output.model, sm.output.history, device=resolve_device(sm.params.device))
+    train_reference_run(
+        sm.input.arrays,
+        sm.input.samples,
+        sm.params.spec,
+        sm.output.model,
+        sm.output.history,
+        device=resolve_device(sm.params.device),
+    )

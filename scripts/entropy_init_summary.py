@@ -5,5 +5,10 @@ from repgeo.stages.entropy_uses import init_summary
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"entropy_init_summary {sm.wildcards.name}"):
-    runs = [{**r, "embeddings": e, "history": h} for r, e, h in zip(sm.params.runs, sm.input.embeddings, sm.input.history, strict=True)]
-    init_summary(sm.input.initial, runs, sm.params.spec, sm.output.curves, sm.output.png, sm.params.dpi, device=sm.params.device)
+    runs = [
+        {**r, "embeddings": e, "history": h}
+        for r, e, h in zip(sm.params.runs, sm.input.embeddings, sm.input.history, strict=True)
+    ]
+    init_summary(
+        sm.input.initial, runs, sm.params.spec, sm.output.curves, sm.output.png, sm.params.dpi, device=sm.params.device
+    )

@@ -7,6 +7,11 @@ sm = snakemake  # noqa: F821
 w = sm.wildcards
 with job(sm.log[0], sm.threads, f"generative_evaluate {w.name} {w.model}"):
     evaluate_run(
-        sm.input.snapshots, sm.input.arrays, sm.input.samples, sm.input.feature_net, sm.params.spec, sm.output.metrics,
+        sm.input.snapshots,
+        sm.input.arrays,
+        sm.input.samples,
+        sm.input.feature_net,
+        sm.params.spec,
+        sm.output.metrics,
         device=resolve_device(sm.params.device),
     )

@@ -5,4 +5,11 @@ from repgeo.stages.generative import feature_net_run
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"generative_feature_net {sm.wildcards.name}"):
-    feature_net_run(sm.input.arrays, sm.input.samples, sm.params.spec, sm.output.model, sm.output.history, device=resolve_device(sm.params.device))
+    feature_net_run(
+        sm.input.arrays,
+        sm.input.samples,
+        sm.params.spec,
+        sm.output.model,
+        sm.output.history,
+        device=resolve_device(sm.params.device),
+    )

@@ -6,4 +6,12 @@ from repgeo.stages.generative import train_run
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with job(sm.log[0], sm.threads, f"generative_train {w.name} {w.model}"):
-    train_run(sm.input.arrays, sm.input.samples, sm.params.spec, w.model, sm.output.snapshots, sm.output.history, device=resolve_device(sm.params.device))
+    train_run(
+        sm.input.arrays,
+        sm.input.samples,
+        sm.params.spec,
+        w.model,
+        sm.output.snapshots,
+        sm.output.history,
+        device=resolve_device(sm.params.device),
+    )

@@ -6,4 +6,13 @@ from repgeo.stages.inversion import feature_prior_run
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with job(sm.log[0], sm.threads, f"inversion_feature_prior {w.name} {w.expert} {w.layer}"):
-    feature_prior_run(sm.input.arrays, sm.input.samples, sm.input.network, sm.params.spec, w.expert, w.layer, sm.output.prior, sm.output.history)
+    feature_prior_run(
+        sm.input.arrays,
+        sm.input.samples,
+        sm.input.network,
+        sm.params.spec,
+        w.expert,
+        w.layer,
+        sm.output.prior,
+        sm.output.history,
+    )

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-from repgeo.audio.layers import averaged_activations, binned, channel_average, interval_curves, long_table, upsample_linear
+from repgeo.audio.layers import (
+    averaged_activations,
+    binned,
+    channel_average,
+    interval_curves,
+    long_table,
+    upsample_linear,
+)
 
 
 def test_channel_average_and_linear_upsampling_match_numpy():
@@ -44,7 +51,9 @@ def test_averaged_activations_gives_channel_means_upsampled_to_the_frame():
         expected = 2 * audio[:, 0].reshape(5, -1, 4**level).mean(-1)
         np.testing.assert_allclose(acts.native[name], expected, rtol=1e-5, atol=1e-6)
         assert acts.values[name].shape == (5, 64)
-        np.testing.assert_allclose(acts.values[name], upsample_linear(torch.from_numpy(expected), 64).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            acts.values[name], upsample_linear(torch.from_numpy(expected), 64).numpy(), rtol=1e-5, atol=1e-6
+        )
     np.testing.assert_array_equal(acts.logits, audio[:, 0, :2])
     with pytest.raises(ValueError, match="3 layer names"):
         averaged_activations(_KnownLayers(), audio, ["a", "b", "c"])

@@ -31,7 +31,15 @@ from repgeo.audio.gan import (
     train_gan,
 )
 from repgeo.audio.reference_cnn import train_reference_cnn
-from repgeo.audio.wavegan import LAYER_NAMES, Discriminator, Generator, PhaseShuffle, QNetwork, ReferenceCNN, shift_reflect
+from repgeo.audio.wavegan import (
+    LAYER_NAMES,
+    Discriminator,
+    Generator,
+    PhaseShuffle,
+    QNetwork,
+    ReferenceCNN,
+    shift_reflect,
+)
 
 L = 16384
 LOG = logging.getLogger("test_audio_models")
@@ -161,7 +169,9 @@ def test_gradient_penalty_matches_analytic_values():
     r, f, a = real.numpy().astype(np.float64), fake.numpy().astype(np.float64), alpha.numpy().astype(np.float64)
     x_hat = r + a * (f - r)
     expected = np.mean((np.linalg.norm(x_hat.reshape(5, -1), axis=1) - 1) ** 2)
-    assert gradient_penalty(lambda x: 0.5 * (x**2).flatten(1).sum(1), real, fake, alpha).item() == pytest.approx(expected, rel=1e-5)
+    assert gradient_penalty(lambda x: 0.5 * (x**2).flatten(1).sum(1), real, fake, alpha).item() == pytest.approx(
+        expected, rel=1e-5
+    )
 
 
 def test_latent_code_statistics():
@@ -173,7 +183,9 @@ def test_latent_code_statistics():
     assert np.all(np.abs(counts - n / 4) < 5 * math.sqrt(n * 0.25 * 0.75))
     assert rest.min() >= -1 and rest.max() < 1
     assert abs(rest.mean()) < 5 * math.sqrt(1 / 3 / rest.size) and abs(rest.var() - 1 / 3) < 0.01
-    bits = sample_latent(n, tiny(variant="fiwgan", n_codes=3, latent_dim=10), torch.Generator().manual_seed(1))[:, :3].numpy()
+    bits = sample_latent(n, tiny(variant="fiwgan", n_codes=3, latent_dim=10), torch.Generator().manual_seed(1))[
+        :, :3
+    ].numpy()
     assert set(np.unique(bits)) == {0.0, 1.0}
     assert np.all(np.abs(bits.mean(0) - 0.5) < 5 * 0.5 / math.sqrt(n))
     corr = np.corrcoef(bits.T)[np.triu_indices(3, 1)]
@@ -239,10 +251,22 @@ def test_few_steps_run_checkpoint_and_load(tmp_path, variant, n_codes):
     cfg = tiny(variant=variant, n_codes=n_codes, steps=3, checkpoint_steps=(1,))
     res = train_gan(noise_audio(8), cfg, tmp_path, LOG, log_every=1)
     h = res.history
-    assert list(h.columns) == ["step", "d_loss", "g_loss", "q_loss", "gradient_penalty", "wasserstein_estimate", "seconds"]
+    assert list(h.columns) == [
+        "step",
+        "d_loss",
+        "g_loss",
+        "q_loss",
+        "gradient_penalty",
+        "wasserstein_estimate",
+        "seconds",
+    ]
     assert h["step"].tolist() == [1, 2, 3] and np.isfinite(h.drop(columns="step").to_numpy()).all()
     assert h["q_loss"].iloc[0] == pytest.approx(math.log(3) if variant == "ciwgan" else math.log(2), abs=0.05)
-    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["step000001.pt", "step000003.pt"] == [p.name for p in res.checkpoints]
+    assert (
+        sorted(p.name for p in tmp_path.glob("*.pt"))
+        == ["step000001.pt", "step000003.pt"]
+        == [p.name for p in res.checkpoints]
+    )
     cfg2, G, D, Q = load_gan(tmp_path / "step000003.pt")
     assert cfg2 == cfg and not G.training
     for a, b in ((G, res.G), (D, res.D), (Q, res.Q)):
@@ -335,9 +359,13 @@ def test_hungarian_equals_brute_force(n_codes, n_words):
         a = code_assignment(codes, labels)
         k = min(n_codes, n_words)
         if n_codes >= n_words:
-            best = max(sum(table[c, w] for w, c in enumerate(perm)) for perm in itertools.permutations(range(n_codes), k))
+            best = max(
+                sum(table[c, w] for w, c in enumerate(perm)) for perm in itertools.permutations(range(n_codes), k)
+            )
         else:
-            best = max(sum(table[c, w] for c, w in enumerate(perm)) for perm in itertools.permutations(range(n_words), k))
+            best = max(
+                sum(table[c, w] for c, w in enumerate(perm)) for perm in itertools.permutations(range(n_words), k)
+            )
         assert round(a.accuracy * table.sum()) == best
         assert len(a.mapping) == k and len(set(a.mapping.values())) == k
         assert sum(table[c, words.index(w)] for c, w in a.mapping.items()) == best
@@ -386,7 +414,9 @@ def _two_tones(n: int, seed: int) -> tuple[torch.Tensor, np.ndarray]:
     y = np.arange(n) % 2
     t = np.arange(L) / 16000
     f = np.where(y == 0, 300.0, 2400.0)[:, None]
-    x = rng.uniform(0.3, 0.9, (n, 1)) * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi, (n, 1))) + 0.05 * rng.standard_normal((n, L))
+    x = rng.uniform(0.3, 0.9, (n, 1)) * np.sin(
+        2 * np.pi * f * t + rng.uniform(0, 2 * np.pi, (n, 1))
+    ) + 0.05 * rng.standard_normal((n, L))
     return torch.from_numpy(x[:, None].astype(np.float32)), y
 
 

@@ -51,7 +51,13 @@ def _message(cfg) -> str:
     return str(err.value)
 
 
-not_a_number = st.one_of(st.text(max_size=8), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.booleans(), st.none())
+not_a_number = st.one_of(
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.booleans(),
+    st.none(),
+)
 
 
 @pytest.mark.parametrize("section,entry,key,low,high,integer", NUMERIC_KEYS, ids=lambda v: str(v))
@@ -66,7 +72,11 @@ def test_a_wrong_type_names_the_key(section, entry, key, low, high, integer, val
 @SETTINGS
 @given(data=st.data())
 def test_an_out_of_range_number_names_the_key_and_the_bound(section, entry, key, low, high, integer, data):
-    below = st.integers(max_value=low - 1) if integer else st.floats(max_value=low, exclude_max=True, allow_nan=False, allow_infinity=False)
+    below = (
+        st.integers(max_value=low - 1)
+        if integer
+        else st.floats(max_value=low, exclude_max=True, allow_nan=False, allow_infinity=False)
+    )
     strategies = [below]
     if high is not None:
         strategies.append(st.floats(min_value=high, exclude_min=True, allow_nan=False, allow_infinity=False))
@@ -89,7 +99,12 @@ def test_an_unknown_key_is_named_with_the_allowed_ones(key):
 
 
 @SETTINGS
-@given(name=st.one_of(st.sampled_from(["../etc", "a/b", "/abs", ".hidden", "..", "a b", "x\\y", ""]), st.text(min_size=1, max_size=12).filter(lambda s: not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", s))))
+@given(
+    name=st.one_of(
+        st.sampled_from(["../etc", "a/b", "/abs", ".hidden", "..", "a b", "x\\y", ""]),
+        st.text(min_size=1, max_size=12).filter(lambda s: not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", s)),
+    )
+)
 def test_entry_names_cannot_leave_the_results_folder(name):
     """Output paths are results/<stage>/<name>/...: a name that is not a plain file name is refused."""
     for section in ("datasets", "training"):
@@ -151,7 +166,9 @@ def test_every_torch_load_uses_weights_only():
 
 def test_no_config_value_is_evaluated_as_code():
     pattern = re.compile(r"(?<![\w.])(eval|exec)\(|yaml\.load\(|yaml\.unsafe_load|pickle\.loads?\(")
-    offenders = [f"{p.relative_to(REPO)}: {m.group(0)}" for p in _python_sources() for m in pattern.finditer(p.read_text())]
+    offenders = [
+        f"{p.relative_to(REPO)}: {m.group(0)}" for p in _python_sources() for m in pattern.finditer(p.read_text())
+    ]
     assert not offenders, offenders
 
 

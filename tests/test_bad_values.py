@@ -9,6 +9,7 @@ image sizes, weight files that are pickles, images of more than 8 bits per pixel
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import pickle
@@ -91,7 +92,17 @@ def test_nan_or_infinity_at_any_numeric_key_is_refused_by_name(path, value):
 
 def test_nan_at_every_numeric_key_at_once_gives_one_line_per_key():
     # The walk covers every section of the default run, defaults included.
-    assert {p[0] for p in NUMERIC_PATHS} >= {"datasets", "diffusion", "geometry", "training", "entropy_init", "entropy_zoo", "audio", "generative", "inversion"}
+    assert {p[0] for p in NUMERIC_PATHS} >= {
+        "datasets",
+        "diffusion",
+        "geometry",
+        "training",
+        "entropy_init",
+        "entropy_zoo",
+        "audio",
+        "generative",
+        "inversion",
+    }
     assert len(NUMERIC_PATHS) > 200
     cfg = copy.deepcopy(FILLED)
     for path in NUMERIC_PATHS:
@@ -114,9 +125,13 @@ def test_nan_at_every_numeric_key_at_once_gives_one_line_per_key():
 )
 def test_the_reported_non_finite_values_are_refused(tmp_path, yaml_text, key):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml_text + "\n" + ("" if yaml_text.startswith("datasets") else "datasets: {x: {source: sklearn_digits}}\n"))
+    path.write_text(
+        yaml_text + "\n" + ("" if yaml_text.startswith("datasets") else "datasets: {x: {source: sklearn_digits}}\n")
+    )
     problems = _problems(read_config_file(path))
-    assert problems == [f"{key} is not a finite number; give a finite value (NaN and infinity are refused for every key)"]
+    assert problems == [
+        f"{key} is not a finite number; give a finite value (NaN and infinity are refused for every key)"
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +171,12 @@ def _fsdd(root: Path) -> Path:
     for digit in (0, 1):
         for speaker in ("ann", "bob"):
             for index in range(6):
-                soundfile.write(root / "recordings" / f"{digit}_{speaker}_{index}.wav", 0.5 * np.sin(2 * np.pi * 440 * t), 8000, subtype="PCM_16")
+                soundfile.write(
+                    root / "recordings" / f"{digit}_{speaker}_{index}.wav",
+                    0.5 * np.sin(2 * np.pi * 440 * t),
+                    8000,
+                    subtype="PCM_16",
+                )
     return root
 
 
@@ -174,26 +194,67 @@ def _timit(tmp_path: Path) -> Path:
     return _timit_folder(tmp_path)
 
 
+def _spec_of(spec: dict, tmp_path: Path) -> dict:
+    """A source's spec that needs no files (the ``tmp_path`` argument of the SOURCES makers)."""
+    return dict(spec)
+
+
 SOURCES = {
     "sklearn_digits": lambda tmp: {"source": "sklearn_digits", "n": 50},
     "lfw_faces": lambda tmp: {"source": "lfw_faces"},
     "lfw_faces_all": lambda tmp: {"source": "lfw_faces", "faces_only": False},
-    "natural_patches": lambda tmp: {"source": "natural_images", "n": 30, "patch_size": 4, "images": ["camera", "coins"]},
-    "natural_images": lambda tmp: {"source": "natural_images", "mode": "images", "size": 8, "images": ["camera", "coins", "moon"]},
+    "natural_patches": lambda tmp: {
+        "source": "natural_images",
+        "n": 30,
+        "patch_size": 4,
+        "images": ["camera", "coins"],
+    },
+    "natural_images": lambda tmp: {
+        "source": "natural_images",
+        "mode": "images",
+        "size": 8,
+        "images": ["camera", "coins", "moon"],
+    },
     **{
-        f"manifold_{m}": (lambda m: lambda tmp: {"source": "manifold", "manifold": m, "n": 40})(m)
+        f"manifold_{m}": functools.partial(_spec_of, {"source": "manifold", "manifold": m, "n": 40})
         for m in ("sphere", "torus", "flat_square", "saddle", "hyperboloid", "ellipsoid", "swiss_roll")
     },
     "manifold_sphere3": lambda tmp: {"source": "manifold", "manifold": "sphere", "dim": 3, "n": 40},
     **{
-        f"dse_toy_{f}": (lambda f: lambda tmp: {"source": "dse_toy", "family": f, "n": 43, "ambient_dim": 12, "dim": 3, "branches": 4})(f)
+        f"dse_toy_{f}": functools.partial(
+            _spec_of, {"source": "dse_toy", "family": f, "n": 43, "ambient_dim": 12, "dim": 3, "branches": 4}
+        )
         for f in ("uniform", "gaussian", "tree", "blobs")
     },
-    "mnist": lambda tmp: {"source": "mnist", "path": str(_image_npz(tmp / "mnist.npz", (6, 28, 28), (4, 28, 28))), "n": 7},
-    "cifar10": lambda tmp: {"source": "cifar10", "path": str(_image_npz(tmp / "cifar.npz", (5, 32, 32, 3), (3, 32, 32, 3)))},
-    "olivetti": lambda tmp: {"source": "olivetti", "path": str(_olivetti(tmp / "olivetti.npz")), "n": 8, "sample": "first"},
-    "image_folder": lambda tmp: {"source": "image_folder", "path": str(_image_folder(tmp / "folder")), "size": 6, "n": 3, "test_fraction": 0.5},
-    "celeba": lambda tmp: {"source": "celeba", "path": str(_celeba(tmp / "celeba")), "n": 3, "split": "random", "test_fraction": 0.34},
+    "mnist": lambda tmp: {
+        "source": "mnist",
+        "path": str(_image_npz(tmp / "mnist.npz", (6, 28, 28), (4, 28, 28))),
+        "n": 7,
+    },
+    "cifar10": lambda tmp: {
+        "source": "cifar10",
+        "path": str(_image_npz(tmp / "cifar.npz", (5, 32, 32, 3), (3, 32, 32, 3))),
+    },
+    "olivetti": lambda tmp: {
+        "source": "olivetti",
+        "path": str(_olivetti(tmp / "olivetti.npz")),
+        "n": 8,
+        "sample": "first",
+    },
+    "image_folder": lambda tmp: {
+        "source": "image_folder",
+        "path": str(_image_folder(tmp / "folder")),
+        "size": 6,
+        "n": 3,
+        "test_fraction": 0.5,
+    },
+    "celeba": lambda tmp: {
+        "source": "celeba",
+        "path": str(_celeba(tmp / "celeba")),
+        "n": 3,
+        "split": "random",
+        "test_fraction": 0.34,
+    },
     "spoken_words": lambda tmp: {"source": "spoken_words", "words": ["ask", "wash"], "tokens_per_word": 2},
     "fsdd": lambda tmp: {"source": "fsdd", "path": str(_fsdd(tmp / "fsdd"))},
     "timit": lambda tmp: {"source": "timit", "path": str(_timit(tmp)), "words": ["ask", "wash"]},
@@ -319,14 +380,27 @@ def test_a_celeba_attribute_typo_is_refused_at_start(tmp_path):
         "diffusion": {"faces": {"dataset": "celeba", "n": 3, "n_components": 2, "color_by": "Smilling"}},
     }
     problems = _problems(cfg, tmp_path)
-    assert any(p.startswith("generative.faces.feature_net.label: 'Mael' is not a column of dataset 'celeba'; did you mean 'Male'?") for p in problems), problems
-    assert any(p.startswith("diffusion.faces.color_by: 'Smilling' is not a column of dataset 'celeba'; did you mean 'Smiling'?") for p in problems), problems
+    assert any(
+        p.startswith(
+            "generative.faces.feature_net.label: 'Mael' is not a column of dataset 'celeba'; did you mean 'Male'?"
+        )
+        for p in problems
+    ), problems
+    assert any(
+        p.startswith(
+            "diffusion.faces.color_by: 'Smilling' is not a column of dataset 'celeba'; did you mean 'Smiling'?"
+        )
+        for p in problems
+    ), problems
     assert len(problems) == 2
 
 
 def test_the_phone_contrast_needs_a_source_with_sibilants(tmp_path):
     root = _fsdd(tmp_path / "fsdd")
-    cfg = {"datasets": {"fsdd": {"source": "fsdd", "path": str(root)}}, "audio": {"a": {"dataset": "fsdd", "label": "digit"}}}
+    cfg = {
+        "datasets": {"fsdd": {"source": "fsdd", "path": str(root)}},
+        "audio": {"a": {"dataset": "fsdd", "label": "digit"}},
+    }
     problems = _problems(cfg, tmp_path)
     assert problems == [
         "audio.a.contrast.enabled: the phone contrast needs the columns sibilant, sibilant_start, sibilant_end, "
@@ -341,7 +415,10 @@ def test_the_phone_contrast_needs_a_source_with_sibilants(tmp_path):
 
 
 def test_more_diffusion_coordinates_than_points_allow():
-    cfg = {"datasets": {"t": {"source": "manifold", "manifold": "torus", "n": 5}}, "diffusion": {"d": {"dataset": "t", "n_components": 5}}}
+    cfg = {
+        "datasets": {"t": {"source": "manifold", "manifold": "torus", "n": 5}},
+        "diffusion": {"d": {"dataset": "t", "n_components": 5}},
+    }
     assert _problems(cfg) == [
         "diffusion.d.n_components: 5 coordinates, but 5 points (split all of dataset 't') give at most 4; lower n_components to at most 4 or use more points"
     ]
@@ -355,7 +432,10 @@ def test_more_diffusion_coordinates_than_points_allow():
 
 def test_geometry_on_fewer_points_than_its_neighbourhoods():
     # Today: "k_ep = 8 needs at least 8 neighbours, the graph has 3" in the dimension job.
-    cfg = {"datasets": {"t": {"source": "manifold", "manifold": "torus", "n": 3}}, "geometry": {"g": {"dataset": "t", "mode": "parity", "k": 8}}}
+    cfg = {
+        "datasets": {"t": {"source": "manifold", "manifold": "torus", "n": 3}},
+        "geometry": {"g": {"dataset": "t", "mode": "parity", "k": 8}},
+    }
     assert _problems(cfg) == [
         "geometry.g.dataset: the geometry gets 3 points (split all of dataset 't'), but its operator needs at least 8 (k >= 8 neighbours); give it more points"
     ]
@@ -363,7 +443,9 @@ def test_geometry_on_fewer_points_than_its_neighbourhoods():
     cfg["geometry"]["g"].update(mode="improved", k=48, improved={"k_dimension": 16})
     problems = _problems(cfg)
     assert [p.split(":")[0] for p in problems] == ["geometry.g.k", "geometry.g.improved.k_fit"]
-    assert problems[1].startswith("geometry.g.improved.k_fit: 128 neighbours per point (the default), but the geometry gets only 40 points")
+    assert problems[1].startswith(
+        "geometry.g.improved.k_fit: 128 neighbours per point (the default), but the geometry gets only 40 points"
+    )
     assert "set improved.k_fit to at most 40" in problems[1]
     # On a diffusion run: its points count.
     cfg = {
@@ -400,7 +482,10 @@ def test_a_yaml_syntax_error_names_line_and_column(tmp_path, capsys):
     path.write_text("datasets:\n\tx: {source: sklearn_digits}\n")
     assert main([str(path)]) == 1
     err = capsys.readouterr().err
-    assert f"{path}, line 2, column 1: YAML syntax error: found character '\\t' that cannot start any token; YAML indents with spaces only, replace the tab" in err
+    assert (
+        f"{path}, line 2, column 1: YAML syntax error: found character '\\t' that cannot start any token; YAML indents with spaces only, replace the tab"
+        in err
+    )
     path.write_text("datasets: {x: {source: sklearn_digits}}\n")
     assert main([str(path)]) == 0
 
@@ -411,7 +496,16 @@ def test_the_workflow_names_line_and_column_of_a_broken_config_yaml(tmp_path):
     from workflow_helpers import local_env
 
     (tmp_path / "config.yaml").write_text(BROKEN)
-    cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=local_env())
     assert proc.returncode != 0
     assert "config.yaml, line 5, column 10: YAML syntax error" in proc.stdout + proc.stderr
@@ -421,8 +515,14 @@ def test_the_workflow_names_line_and_column_of_a_broken_config_yaml(tmp_path):
 @pytest.mark.parametrize(
     "config,expected",
     [
-        ({"datasets": {"x": None}}, "datasets.x: is empty (null) but must hold settings (at least source); write them under it, or remove the key"),
-        ({"datasets": DIGITS, "diffusion": {"d": None}}, "diffusion.d: is empty (null) but must hold settings (at least dataset); write them under it, or remove the key"),
+        (
+            {"datasets": {"x": None}},
+            "datasets.x: is empty (null) but must hold settings (at least source); write them under it, or remove the key",
+        ),
+        (
+            {"datasets": DIGITS, "diffusion": {"d": None}},
+            "diffusion.d: is empty (null) but must hold settings (at least dataset); write them under it, or remove the key",
+        ),
     ],
 )
 def test_an_empty_entry_is_one_plain_line(config, expected):
@@ -432,9 +532,16 @@ def test_an_empty_entry_is_one_plain_line(config, expected):
 def test_an_unknown_external_architecture_is_refused_at_start(tmp_path):
     weights = tmp_path / "w.pt"
     torch.save({"fc.weight": torch.zeros(2, 2)}, weights)
-    cfg = {"datasets": DIGITS, "entropy_zoo": {"z": {"dataset": "x", "external": [{"name": "r", "arch": "resnet19", "state_dict": str(weights)}]}}}
+    cfg = {
+        "datasets": DIGITS,
+        "entropy_zoo": {
+            "z": {"dataset": "x", "external": [{"name": "r", "arch": "resnet19", "state_dict": str(weights)}]}
+        },
+    }
     (problem,) = _problems(cfg, tmp_path)
-    assert problem.startswith("entropy_zoo.z.external[0].arch: 'resnet19' is not a torchvision classification architecture; did you mean 'resnet18'")
+    assert problem.startswith(
+        "entropy_zoo.z.external[0].arch: 'resnet19' is not a torchvision classification architecture; did you mean 'resnet18'"
+    )
     assert "choose one of: alexnet" in problem and "fasterrcnn" not in problem
 
 
@@ -444,7 +551,10 @@ def test_an_unknown_external_architecture_is_refused_at_start(tmp_path):
 
 def test_mnist_splits_of_two_image_sizes_are_named(tmp_path):
     path = _image_npz(tmp_path / "mnist.npz", (5, 28, 28), (3, 32, 32))
-    with pytest.raises(DataError, match=r"mnist: the train images are 28x28 .* but the test images are 32x32 .*both splits must hold images of one size"):
+    with pytest.raises(
+        DataError,
+        match=r"mnist: the train images are 28x28 .* but the test images are 32x32 .*both splits must hold images of one size",
+    ):
         load_dataset({"source": "mnist", "path": str(path)}, LOG)
 
 
@@ -528,7 +638,10 @@ def test_out_of_range_wide_images_are_unreadable_with_the_reason(tmp_path):
         image_folder({"source": "image_folder", "path": str(root), "size": 4}, LOG)
     reasons = dict(err.value.bad)
     assert re.search(r"32-bit float pixels range 3.5..3.5, outside \[0, 1\]", reasons["a/f.tif"])
-    assert "I pixels range -5..-5, outside 0..2147483647 of signed 32 bits per sample; save unsigned 8- or 16-bit images" in reasons["a/neg.tif"]
+    assert (
+        "I pixels range -5..-5, outside 0..2147483647 of signed 32 bits per sample; save unsigned 8- or 16-bit images"
+        in reasons["a/neg.tif"]
+    )
 
 
 def test_every_registered_source_can_be_configured():

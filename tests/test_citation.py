@@ -16,7 +16,10 @@ METHOD_PAPERS = {
     "diffusion maps": ["diffusion maps"],
     "diffusion geometry": ["manifold diffusion geometry: curvature, tangent spaces, and dimension"],
     "DSE/DSMI": ["noise-resilient diffusion spectral entropy"],
-    "ciwGAN/fiwGAN and the layer analysis": ["ciwgan and fiwgan", "interpreting intermediate convolutional layers in unsupervised acoustic word classification"],
+    "ciwGAN/fiwGAN and the layer analysis": [
+        "ciwgan and fiwgan",
+        "interpreting intermediate convolutional layers in unsupervised acoustic word classification",
+    ],
     "sliced generative models": ["sliced generative models"],
     "inversion": [
         "inverting visual representations with convolutional networks",
@@ -44,7 +47,9 @@ def test_citation_cff_is_cff_1_2_0_with_the_required_keys():
     assert all("name" in a or "family-names" in a for a in cff["authors"])
     for ref in cff["references"]:
         where = ref.get("title", ref)
-        assert ref.get("type") and ref.get("title") and ref.get("authors"), f"reference without type, title or authors: {where}"
+        assert ref.get("type") and ref.get("title") and ref.get("authors"), (
+            f"reference without type, title or authors: {where}"
+        )
         assert all("name" in a or "family-names" in a for a in ref["authors"]), where
         assert isinstance(ref.get("year"), int), where
         if "doi" in ref:
@@ -53,12 +58,19 @@ def test_citation_cff_is_cff_1_2_0_with_the_required_keys():
 
 def test_citation_cff_lists_the_papers_of_the_five_methods():
     titles = [ref["title"].lower() for ref in _citation()["references"]]
-    missing = {branch: [t for t in wanted if not any(t in title for title in titles)] for branch, wanted in METHOD_PAPERS.items()}
+    missing = {
+        branch: [t for t in wanted if not any(t in title for title in titles)]
+        for branch, wanted in METHOD_PAPERS.items()
+    }
     assert not any(missing.values()), missing
     years = {ref["title"].lower(): ref["year"] for ref in _citation()["references"]}
     assert years["diffusion maps"] == 2006
-    assert any("arXiv:2411.04100" in str(i.get("value")) for r in _citation()["references"] for i in r.get("identifiers", []))
-    assert any("arXiv:2312.04823" in str(i.get("value")) for r in _citation()["references"] for i in r.get("identifiers", []))
+    assert any(
+        "arXiv:2411.04100" in str(i.get("value")) for r in _citation()["references"] for i in r.get("identifiers", [])
+    )
+    assert any(
+        "arXiv:2312.04823" in str(i.get("value")) for r in _citation()["references"] for i in r.get("identifiers", [])
+    )
 
 
 def test_license_matches_pyproject_and_citation():
@@ -95,8 +107,12 @@ def test_every_config_file_says_whether_it_is_the_papers_setting():
     for path in configs:
         header = _header(path)
         assert "docs/paper-settings.md" in header, f"{path.name}: header does not point at docs/paper-settings.md"
-        assert re.search(r"REDUCED|NOT A PAPER|NOT THE SEED|DIFFERENT DATA", header), f"{path.name}: header does not say how it relates to the paper"
-        assert "at the paper's scale" not in header and "Paper scale" not in header, f"{path.name}: claims the paper's scale"
+        assert re.search(r"REDUCED|NOT A PAPER|NOT THE SEED|DIFFERENT DATA", header), (
+            f"{path.name}: header does not say how it relates to the paper"
+        )
+        assert "at the paper's scale" not in header and "Paper scale" not in header, (
+            f"{path.name}: claims the paper's scale"
+        )
 
 
 def test_paper_settings_doc_has_one_table_per_branch():
@@ -104,7 +120,7 @@ def test_paper_settings_doc_has_one_table_per_branch():
     sections = re.split(r"^## ", text, flags=re.M)[1:]
     titles = [s.splitlines()[0] for s in sections]
     for branch in ("Diffusion maps and geometry", "Entropy", "Audio", "Generative", "Inversion"):
-        matching = [s for s, t in zip(sections, titles) if t.startswith(branch)]
+        matching = [s for s, t in zip(sections, titles, strict=True) if t.startswith(branch)]
         assert matching, f"no section for {branch}: {titles}"
         table_header = next(line for line in matching[0].splitlines() if line.startswith("| setting"))
         assert "paper" in table_header and "repgeo default" in table_header and "configs/" in table_header, table_header

@@ -23,7 +23,17 @@ from workflow_helpers import REPO, local_env
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
 # The config sections whose entries name result folders (results/<folder>/<entry>/...).
-SECTIONS = ("datasets", "diffusion", "geometry", "training", "entropy_init", "entropy_zoo", "audio", "generative", "inversion")
+SECTIONS = (
+    "datasets",
+    "diffusion",
+    "geometry",
+    "training",
+    "entropy_init",
+    "entropy_zoo",
+    "audio",
+    "generative",
+    "inversion",
+)
 
 
 def _snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -132,7 +142,9 @@ def _make_dry_run(*args: str) -> str:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     # -B: print every recipe, as on a fresh machine; VENV elsewhere so nothing here is touched.
-    proc = subprocess.run(["make", "-n", "-B", *args, "VENV=/nonexistent/venv"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["make", "-n", "-B", *args, "VENV=/nonexistent/venv"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

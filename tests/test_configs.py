@@ -27,6 +27,10 @@ def test_shipped_configs_are_valid(path, shared_datasets):
     try:
         check_config(cfg, SCHEMA, REPO)
     except ConfigError as err:
-        user_paths = [spec["path"] for spec in cfg["datasets"].values() if "path" in spec and not spec["path"].startswith("../shared/")]
+        user_paths = [
+            spec["path"]
+            for spec in cfg["datasets"].values()
+            if "path" in spec and not spec["path"].startswith("../shared/")
+        ]
         other = [p for p in err.problems if not any(f"{u!r} does not exist" in p for u in user_paths)]
         assert not other, other

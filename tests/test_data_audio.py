@@ -84,7 +84,9 @@ def test_bad_specs_name_the_fix():
     with pytest.raises(DataError, match="does not fit .* raise the speaking rate range"):
         place_token(np.ones(20000, dtype=np.float32), 400, 16384, 0.95)
     with pytest.raises(DataError, match="no voice 'xx'"):
-        load_dataset({"source": "spoken_words", "words": ["ask"], "tokens_per_word": 1, "languages": ["xx"], "variants": [""]})
+        load_dataset(
+            {"source": "spoken_words", "words": ["ask"], "tokens_per_word": 1, "languages": ["xx"], "variants": [""]}
+        )
     with pytest.raises(DataError, match="rate must be"):
         load_dataset({"source": "spoken_words", "rate": [300, 200]})
     with pytest.raises(DataError, match="distinct"):
@@ -101,7 +103,12 @@ def _fsdd_folder(tmp_path, rate=8000):
         for speaker in ("ann", "bob"):
             for index in range(6):
                 tone = 0.5 * np.sin(2 * np.pi * (440 + 110 * digit) * t)
-                soundfile.write(folder / f"{digit}_{speaker}_{index}.wav", np.concatenate([np.zeros(400), tone, np.zeros(400)]), rate, subtype="PCM_16")
+                soundfile.write(
+                    folder / f"{digit}_{speaker}_{index}.wav",
+                    np.concatenate([np.zeros(400), tone, np.zeros(400)]),
+                    rate,
+                    subtype="PCM_16",
+                )
     return folder
 
 
@@ -168,10 +175,23 @@ def _timit_folder(tmp_path):
             folder = tmp_path / "timit" / part / "DR1" / speaker
             folder.mkdir(parents=True)
             for utt in ("SA1", "SX2"):
-                audio = np.concatenate([np.zeros(1000), tone(300, 2000), tone(3000, 1500), np.zeros(800), tone(500, 1000), tone(200, 2400), tone(2000, 1800), np.zeros(500)])
+                audio = np.concatenate(
+                    [
+                        np.zeros(1000),
+                        tone(300, 2000),
+                        tone(3000, 1500),
+                        np.zeros(800),
+                        tone(500, 1000),
+                        tone(200, 2400),
+                        tone(2000, 1800),
+                        np.zeros(500),
+                    ]
+                )
                 soundfile.write(folder / f"{utt}.WAV", audio, rate, format="NIST", subtype="PCM_16")
                 (folder / f"{utt}.WRD").write_text("1000 4500 ask\n5300 6300 dark\n6300 10500 wash\n")
-                (folder / f"{utt}.PHN").write_text("0 1000 h#\n1000 3000 ae\n3000 4500 s\n4500 5300 pau\n5300 6300 aa\n6300 8700 ao\n8700 10500 sh\n10500 11000 h#\n")
+                (folder / f"{utt}.PHN").write_text(
+                    "0 1000 h#\n1000 3000 ae\n3000 4500 s\n4500 5300 pau\n5300 6300 aa\n6300 8700 ao\n8700 10500 sh\n10500 11000 h#\n"
+                )
     return tmp_path / "timit"
 
 

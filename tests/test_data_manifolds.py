@@ -111,9 +111,7 @@ def test_closed_forms_at_known_points():
     z = np.array([0.5, -1.3])
     rho = np.sqrt(1 + z**2)
     pts = np.stack([rho, 0 * z, z], axis=1)
-    np.testing.assert_allclose(
-        mf.hyperboloid_gaussian_curvature(pts, 1.0, 1.0), -1 / (1 + 2 * z**2) ** 2
-    )
+    np.testing.assert_allclose(mf.hyperboloid_gaussian_curvature(pts, 1.0, 1.0), -1 / (1 + 2 * z**2) ** 2)
     # ellipsoid: at the end of the a-axis a^2/(b^2 c^2), etc.
     a, b, c = 1.5, 1.0, 0.75
     ends = np.array([[a, 0, 0], [0, -b, 0], [0, 0, c]])
@@ -145,9 +143,7 @@ def _parametrisations():
     return {
         "sphere": (
             {"manifold": "sphere", "radius": 1.7},
-            lambda az, pol: 1.7 * np.stack(
-                [np.sin(pol) * np.cos(az), np.sin(pol) * np.sin(az), np.cos(pol)], -1
-            ),
+            lambda az, pol: 1.7 * np.stack([np.sin(pol) * np.cos(az), np.sin(pol) * np.sin(az), np.cos(pol)], -1),
         ),
         "torus": (
             {"manifold": "torus", "R": R, "r": r},
@@ -181,9 +177,7 @@ def _parametrisations():
         ),
         "ellipsoid": (
             {"manifold": "ellipsoid", "axes": [a, b, c]},
-            lambda az, pol: np.stack(
-                [a * np.sin(pol) * np.cos(az), b * np.sin(pol) * np.sin(az), c * np.cos(pol)], -1
-            ),
+            lambda az, pol: np.stack([a * np.sin(pol) * np.cos(az), b * np.sin(pol) * np.sin(az), c * np.cos(pol)], -1),
         ),
         "swiss_roll": (
             {"manifold": "swiss_roll"},
@@ -199,9 +193,7 @@ def _fd_gaussian_curvature(X, p1, p2, h=1e-4):
     x0 = X(p1, p2)
     xuu = (X(p1 + h, p2) - 2 * x0 + X(p1 - h, p2)) / h**2
     xvv = (X(p1, p2 + h) - 2 * x0 + X(p1, p2 - h)) / h**2
-    xuv = (
-        X(p1 + h, p2 + h) - X(p1 + h, p2 - h) - X(p1 - h, p2 + h) + X(p1 - h, p2 - h)
-    ) / (4 * h**2)
+    xuv = (X(p1 + h, p2 + h) - X(p1 + h, p2 - h) - X(p1 - h, p2 + h) + X(p1 - h, p2 - h)) / (4 * h**2)
     normal = np.cross(xu, xv)
     normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
 
@@ -346,9 +338,7 @@ def test_ellipsoid_patch_counts_match_areas():
     areas = np.array(
         [
             [
-                integrate.dblquad(
-                    element, az_edges[j], az_edges[j + 1], pol_edges[i], pol_edges[i + 1]
-                )[0]
+                integrate.dblquad(element, az_edges[j], az_edges[j + 1], pol_edges[i], pol_edges[i + 1])[0]
                 for j in range(5)
             ]
             for i in range(3)
@@ -361,9 +351,7 @@ def test_ellipsoid_patch_counts_match_areas():
     # power: sphere-uniform directions mapped without the acceptance step are rejected
     g = np.random.default_rng(0).standard_normal((N_UNI, 3))
     u = g / np.linalg.norm(g, axis=1, keepdims=True)
-    naive = np.histogram2d(
-        np.arccos(u[:, 2]), np.arctan2(u[:, 1], u[:, 0]), bins=[pol_edges, az_edges]
-    )[0]
+    naive = np.histogram2d(np.arccos(u[:, 2]), np.arctan2(u[:, 1], u[:, 0]), bins=[pol_edges, az_edges])[0]
     naive = np.column_stack([naive[:, 0] + naive[:, 4], naive[:, 1:4]])
     assert _chi2_pvalue(naive.ravel(), areas.ravel()) < 1e-6
 

@@ -225,7 +225,13 @@ def test_bad_parameters_are_clear_errors():
 def test_celeba_reproduces_the_seed_procedure(shared_datasets, geometry_fixtures):
     z = np.load(geometry_fixtures / "celeba_89x109_first2000.npz")
     ds = load_dataset(
-        {"source": "celeba", "path": str(shared_datasets / "celeba_89x109"), "n": 2000, "sample": "first", "grayscale": True}
+        {
+            "source": "celeba",
+            "path": str(shared_datasets / "celeba_89x109"),
+            "n": 2000,
+            "sample": "first",
+            "grayscale": True,
+        }
     )
     X = ds.arrays.reshape(2000, -1) * 255.0  # the seed works on raw 0..255 intensities
     hist = distance_histogram(X)

@@ -85,7 +85,12 @@ def test_spectrum_save_and_load_round_trip_in_float64(tmp_path):
     loaded = Spectrum.load(path)
     assert loaded.eigenvalues.dtype == np.float64
     np.testing.assert_array_equal(loaded.eigenvalues, spectrum.eigenvalues)
-    assert (loaded.sigma, loaded.bandwidth, loaded.dtype, loaded.n_samples) == ("median", spectrum.bandwidth, "float32", 300)
+    assert (loaded.sigma, loaded.bandwidth, loaded.dtype, loaded.n_samples) == (
+        "median",
+        spectrum.bandwidth,
+        "float32",
+        300,
+    )
     assert loaded.entropy(2) == spectrum.entropy(2)
     np.savez(tmp_path / "other.npz", eigenvalues=np.ones(3), meta=np.array("{}"))
     with pytest.raises(ValueError, match="not a spectrum file"):
@@ -121,7 +126,9 @@ def test_operator_options_against_an_explicit_markov_matrix(sigma, alpha):
     rng = np.random.default_rng(1)
     Z = np.concatenate([rng.standard_normal((120, 4)), 3 + 0.3 * rng.standard_normal((60, 4))])  # uneven density
     ours, _ = diffusion_eigenvalues(Z, sigma, alpha=alpha, n_neighbors=7)
-    expected = _explicit_markov_eigenvalues(Z, sigma if sigma != "knn" else None, alpha, k=7 if sigma == "knn" else None)
+    expected = _explicit_markov_eigenvalues(
+        Z, sigma if sigma != "knn" else None, alpha, k=7 if sigma == "knn" else None
+    )
     np.testing.assert_allclose(ours, expected, atol=1e-10)
     assert ours[0] == pytest.approx(1.0, abs=1e-12)
 
@@ -129,7 +136,9 @@ def test_operator_options_against_an_explicit_markov_matrix(sigma, alpha):
 def test_scale_free_bandwidths_are_scale_invariant_and_compatible_mode_is_not():
     Z = toy(300, 10, noise=0.05)
     for sigma in ("median", "knn"):
-        assert diffusion_spectral_entropy(Z, sigma=sigma) == pytest.approx(diffusion_spectral_entropy(50 * Z, sigma=sigma), abs=1e-9)
+        assert diffusion_spectral_entropy(Z, sigma=sigma) == pytest.approx(
+            diffusion_spectral_entropy(50 * Z, sigma=sigma), abs=1e-9
+        )
     assert abs(diffusion_spectral_entropy(Z) - diffusion_spectral_entropy(50 * Z)) > 1.0
     spectrum = diffusion_spectrum(Z, sigma="median")
     D2 = cdist(Z, Z, "sqeuclidean")[np.triu_indices(300, 1)]
@@ -161,8 +170,16 @@ def test_subsampling_to_max_n_is_seeded():
         (lambda Z: diffusion_spectral_entropy(Z, sigma=-3.0), ValueError, "sigma must be"),
         (lambda Z: diffusion_spectral_entropy(Z, sigma="silverman"), ValueError, "sigma must be"),
         (lambda Z: diffusion_spectral_entropy(Z, sigma="knn", n_neighbors=50), ValueError, "n_neighbors < n"),
-        (lambda Z: diffusion_spectral_entropy(np.repeat(Z[:3], 10, axis=0), sigma="knn", n_neighbors=5), ValueError, "duplicates"),
-        (lambda Z: diffusion_spectral_entropy(np.zeros((10, 5)), sigma="median"), ValueError, "median pairwise distance is 0"),
+        (
+            lambda Z: diffusion_spectral_entropy(np.repeat(Z[:3], 10, axis=0), sigma="knn", n_neighbors=5),
+            ValueError,
+            "duplicates",
+        ),
+        (
+            lambda Z: diffusion_spectral_entropy(np.zeros((10, 5)), sigma="median"),
+            ValueError,
+            "median pairwise distance is 0",
+        ),
         (lambda Z: diffusion_spectral_entropy(Z, alpha=2), ValueError, "alpha must be"),
         (lambda Z: diffusion_spectral_entropy(Z, dtype="float16"), ValueError, "dtype must be"),
         (lambda Z: diffusion_spectral_entropy(Z, device="tpu"), ValueError, "device must be"),

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from repgeo.data.dse_toy import add_uniform_noise, subspace_data
-from repgeo.entropy import diffusion_spectral_entropy, diffusion_spectrum, entropy_from_spectrum, slq_diffusion_spectral_entropy
+from repgeo.entropy import (
+    diffusion_spectral_entropy,
+    diffusion_spectrum,
+    entropy_from_spectrum,
+    slq_diffusion_spectral_entropy,
+)
 from repgeo.entropy.slq import sparse_diffusion_operator
 
 

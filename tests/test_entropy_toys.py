@@ -66,7 +66,17 @@ def runtime_table():
 def test_dimension_sweep_has_one_row_per_cell_and_reports_progress(dims_table):
     table, messages = dims_table
     assert list(table.columns) == [
-        "family", "dim", "noise", "seed", "t", "dse", "cse", "n", "ambient_dim", "sigma", "cse_bins"
+        "family",
+        "dim",
+        "noise",
+        "seed",
+        "t",
+        "dse",
+        "cse",
+        "n",
+        "ambient_dim",
+        "sigma",
+        "cse_bins",
     ]
     assert len(table) == 2 * len(DIMS) * len(NOISES) * 2 * 2
     assert not table.duplicated(["family", "dim", "noise", "seed", "t"]).any()
@@ -160,7 +170,9 @@ def test_spd_identity_entropy_agrees_with_the_reference_formula(tmp_path):
     for w in (0.0, 0.3, 0.5):
         path = tmp_path / f"eig{w}.npz"
         np.savez(path, eigvals=np.linalg.eigvalsh((1 - w) * A + w * np.eye(n)))
-        assert dse_dsmi.diffusion_spectral_entropy(None, eigval_save_path=str(path)) == pytest.approx(table[w], abs=1e-9)
+        assert dse_dsmi.diffusion_spectral_entropy(None, eigval_save_path=str(path)) == pytest.approx(
+            table[w], abs=1e-9
+        )
 
 
 def test_spd_identity_entropy_rises_to_log2_n():
@@ -181,8 +193,19 @@ def test_spd_identity_entropy_rises_to_log2_n():
 
 def test_tree_sweep_columns_and_true_mi(tree_table):
     assert list(tree_table.columns) == [
-        "branches", "corruption", "tree", "true_mi", "dsmi", "dsmi_sd", "csmi", "knn_mi",
-        "n", "ambient_dim", "noise", "sigma", "t",
+        "branches",
+        "corruption",
+        "tree",
+        "true_mi",
+        "dsmi",
+        "dsmi_sd",
+        "csmi",
+        "knn_mi",
+        "n",
+        "ambient_dim",
+        "noise",
+        "sigma",
+        "t",
     ]
     assert len(tree_table) == 3 * len(CORRUPTIONS)
     for k in (2, 5, 10):

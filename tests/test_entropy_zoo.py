@@ -160,8 +160,12 @@ def test_correlations_match_scipy():
     for m in c.index:
         pr, sr = stats.pearsonr(t[m], t["accuracy"]), stats.spearmanr(t[m], t["accuracy"])
         assert c.loc[m, "n_models"] == 12 and c.loc[m, "target"] == "accuracy" and c.loc[m, "reason"] == ""
-        assert c.loc[m, "pearson_r"] == pytest.approx(pr.statistic) and c.loc[m, "pearson_p"] == pytest.approx(pr.pvalue)
-        assert c.loc[m, "spearman_rho"] == pytest.approx(sr.statistic) and c.loc[m, "spearman_p"] == pytest.approx(sr.pvalue)
+        assert c.loc[m, "pearson_r"] == pytest.approx(pr.statistic) and c.loc[m, "pearson_p"] == pytest.approx(
+            pr.pvalue
+        )
+        assert c.loc[m, "spearman_rho"] == pytest.approx(sr.statistic) and c.loc[m, "spearman_p"] == pytest.approx(
+            sr.pvalue
+        )
     assert c.loc["dsmi_zy", "spearman_rho"] == pytest.approx(1.0)
     assert c.loc["dsmi_zy", "pearson_r"] < 0.99
 
@@ -171,9 +175,14 @@ def test_missing_values_too_few_models_and_constants_give_nan_with_a_reason():
     t.loc[[0, 1], "dse"] = np.nan
     c = correlations(t, measures=["dse"]).iloc[0]
     rest = t.dropna(subset=["dse"])
-    assert c["n_models"] == 10 and c["pearson_r"] == pytest.approx(stats.pearsonr(rest["dse"], rest["accuracy"]).statistic)
+    assert c["n_models"] == 10 and c["pearson_r"] == pytest.approx(
+        stats.pearsonr(rest["dse"], rest["accuracy"]).statistic
+    )
     few = correlations(t.iloc[2:4]).iloc[0]
-    assert few["n_models"] == 2 and np.isnan(few[["pearson_r", "pearson_p", "spearman_rho", "spearman_p"]].astype(float)).all()
+    assert (
+        few["n_models"] == 2
+        and np.isnan(few[["pearson_r", "pearson_p", "spearman_rho", "spearman_p"]].astype(float)).all()
+    )
     assert "fewer than 3 models" in few["reason"]
     const = correlations(t.assign(dsmi_zx=1.0)).set_index("measure").loc["dsmi_zx"]
     assert np.isnan(const["spearman_rho"]) and "constant dsmi_zx" in const["reason"]
@@ -195,9 +204,23 @@ def test_zoo_figure_has_one_panel_per_measure():
 
 def _init_tables():
     sigmas = [1e-3, 1e-2, 1e-1, 1.0]
-    rows = [{"init_std": s, "seed": seed, "dse": [0.1, 2.0, 5.0, 3.0][i] + 0.1 * seed} for i, s in enumerate(sigmas) for seed in range(3)]
+    rows = [
+        {"init_std": s, "seed": seed, "dse": [0.1, 2.0, 5.0, 3.0][i] + 0.1 * seed}
+        for i, s in enumerate(sigmas)
+        for seed in range(3)
+    ]
     curves = pd.DataFrame(
-        [{"init_std": s, "seed": seed, "epoch": e, "test_accuracy": 0.1 + 0.1 * e * (1 if s == 0.1 else 0.5) + 0.01 * seed} for s in (1e-3, 0.1) for seed in range(3) for e in range(5)]
+        [
+            {
+                "init_std": s,
+                "seed": seed,
+                "epoch": e,
+                "test_accuracy": 0.1 + 0.1 * e * (1 if s == 0.1 else 0.5) + 0.01 * seed,
+            }
+            for s in (1e-3, 0.1)
+            for seed in range(3)
+            for e in range(5)
+        ]
     )
     return pd.DataFrame(rows), curves
 
@@ -235,7 +258,9 @@ def _zoo_defaults() -> dict:
     from repgeo.config import load_schema, validate
 
     schema = load_schema(Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml")
-    cfg = validate({"datasets": {"digits": {"source": "sklearn_digits"}}, "entropy_zoo": {"z": {"dataset": "digits"}}}, schema)
+    cfg = validate(
+        {"datasets": {"digits": {"source": "sklearn_digits"}}, "entropy_zoo": {"z": {"dataset": "digits"}}}, schema
+    )
     return cfg["entropy_zoo"]["z"]["entropy"]
 
 
@@ -257,13 +282,18 @@ def test_zoo_schema_defaults_follow_the_papers_cross_model_study():
         validate({**base, "entropy_zoo": {"z": {"dataset": "digits", "entropy": {"sigma": "sqrt"}}}}, schema)
     # The other entropy sections keep the reference's absolute sigma = 10 and 10 clusters.
     cfg = validate({**base, "entropy_init": {"i": {"dataset": "digits"}}}, schema)
-    assert (cfg["entropy_init"]["i"]["entropy"]["sigma"], cfg["entropy_init"]["i"]["entropy"]["n_clusters"]) == (10.0, 10)
+    assert (cfg["entropy_init"]["i"]["entropy"]["sigma"], cfg["entropy_init"]["i"]["entropy"]["n_clusters"]) == (
+        10.0,
+        10,
+    )
 
 
 def test_embedding_sigma_resolves_sqrt_dim_only():
     from repgeo.entropy.zoo import embedding_sigma
 
-    assert embedding_sigma("sqrt_dim", 64) == 8.0 and embedding_sigma("sqrt_dim", np.int64(2)) == pytest.approx(np.sqrt(2))
+    assert embedding_sigma("sqrt_dim", 64) == 8.0 and embedding_sigma("sqrt_dim", np.int64(2)) == pytest.approx(
+        np.sqrt(2)
+    )
     assert embedding_sigma(10.0, 64) == 10.0 and embedding_sigma("median", 64) == "median"
     with pytest.raises(ValueError, match="positive integer"):
         embedding_sigma("sqrt_dim", 0)
@@ -282,23 +312,48 @@ def test_zoo_members_are_measured_at_sigma_sqrt_d_against_the_reference(tmp_path
     n = 90
     labels = np.repeat(np.arange(3), n // 3)
     positions = np.arange(n)
-    io.write_parquet(pd.DataFrame({"position": positions, "x_group": rng.integers(0, 4, n)}), tmp_path / "x_groups.parquet")
+    io.write_parquet(
+        pd.DataFrame({"position": positions, "x_group": rng.integers(0, 4, n)}), tmp_path / "x_groups.parquet"
+    )
     members = []
     for name, dim in (("narrow", 16), ("wide", 100)):
         # Class structure at the scale of each width: centres 3 apart per coordinate, unit noise.
         Z = (labels[:, None] * 3.0 + rng.standard_normal((n, dim))) * rng.uniform(0.5, 1.5, dim)
-        io.save_tensor({"Z": Z[None].astype(np.float32), "positions": positions, "labels": labels}, tmp_path / f"{name}.pt")
-        io.write_parquet(pd.DataFrame({"epoch": [0], "test_accuracy": [0.5 + dim / 1000]}), tmp_path / f"{name}.parquet")
-        members.append({"member": name, "model": "mlp", "width": dim, "epochs": None, "embeddings": str(tmp_path / f"{name}.pt"), "history": str(tmp_path / f"{name}.parquet")})
+        io.save_tensor(
+            {"Z": Z[None].astype(np.float32), "positions": positions, "labels": labels}, tmp_path / f"{name}.pt"
+        )
+        io.write_parquet(
+            pd.DataFrame({"epoch": [0], "test_accuracy": [0.5 + dim / 1000]}), tmp_path / f"{name}.parquet"
+        )
+        members.append(
+            {
+                "member": name,
+                "model": "mlp",
+                "width": dim,
+                "epochs": None,
+                "embeddings": str(tmp_path / f"{name}.pt"),
+                "history": str(tmp_path / f"{name}.parquet"),
+            }
+        )
     spec = {"dataset": "digits", "entropy": {**_zoo_defaults(), "n_repetitions": 2}}
-    table = zoo_table(members, str(tmp_path / "x_groups.parquet"), spec, str(tmp_path / "models.parquet"), str(tmp_path / "corr.parquet")).set_index("member")
+    table = zoo_table(
+        members,
+        str(tmp_path / "x_groups.parquet"),
+        spec,
+        str(tmp_path / "models.parquet"),
+        str(tmp_path / "corr.parquet"),
+    ).set_index("member")
     for name, dim in (("narrow", 16), ("wide", 100)):
         Z = io.load_tensor(tmp_path / f"{name}.pt")["Z"][0].double().numpy()  # what the stage read
         sigma = np.sqrt(dim)
         assert table.loc[name, "dim"] == dim and table.loc[name, "sigma"] == pytest.approx(sigma)
         reference = dse_dsmi.diffusion_spectral_entropy(Z, gaussian_kernel_sigma=sigma)
         assert table.loc[name, "dse"] == pytest.approx(reference, abs=1e-9)
-        mi_y, _ = dse_dsmi.diffusion_spectral_mutual_information(Z, labels, reference_discrete=True, gaussian_kernel_sigma=sigma, num_repetitions=2)
+        mi_y, _ = dse_dsmi.diffusion_spectral_mutual_information(
+            Z, labels, reference_discrete=True, gaussian_kernel_sigma=sigma, num_repetitions=2
+        )
         assert table.loc[name, "dsmi_zy"] == pytest.approx(mi_y, abs=1e-9)
-    fixed = dse_dsmi.diffusion_spectral_entropy(io.load_tensor(tmp_path / "narrow.pt")["Z"][0].double().numpy(), gaussian_kernel_sigma=10.0)
+    fixed = dse_dsmi.diffusion_spectral_entropy(
+        io.load_tensor(tmp_path / "narrow.pt")["Z"][0].double().numpy(), gaussian_kernel_sigma=10.0
+    )
     assert abs(table.loc["narrow", "dse"] - fixed) > 0.1, (table.loc["narrow", "dse"], fixed)

@@ -21,10 +21,27 @@ pytestmark = pytest.mark.workflow
 
 def _start(work, *args, env=None):
     """Snakemake in its own process group (so that group can be killed without killing pytest)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(work / "config.yaml"), *args]
-    return subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=local_env(env), start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(work / "config.yaml"),
+        *args,
+    ]
+    return subprocess.Popen(
+        cmd,
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=local_env(env),
+        start_new_session=True,
+    )
 
 
 def test_kill_mid_write_leaves_no_complete_looking_artifact_and_is_rerun(tmp_path):
@@ -65,7 +82,18 @@ def test_kill_mid_training_resumes_from_the_last_checkpoint(tmp_path):
     config = {
         "threads": {"training": 1},
         "datasets": {"digits": {"source": "sklearn_digits"}},
-        "training": {"digits": {"dataset": "digits", "arch": "small_cnn", "width": 16, "batch_size": 16, "modes": ["supervised"], "seeds": [0], "epochs": 10, "eval_n": 50}},
+        "training": {
+            "digits": {
+                "dataset": "digits",
+                "arch": "small_cnn",
+                "width": 16,
+                "batch_size": 16,
+                "modes": ["supervised"],
+                "seeds": [0],
+                "epochs": 10,
+                "eval_n": 50,
+            }
+        },
     }
     write_config(tmp_path, config)
     target = "results/training/digits/supervised/seed0/history.parquet"
@@ -98,6 +126,12 @@ def test_kill_mid_training_resumes_from_the_last_checkpoint(tmp_path):
     b = io.load_tensor(fresh / "results/training/digits/supervised/seed0/embeddings.pt")["Z"]
     assert a.shape[0] == 11
     np.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert io.read_parquet(run / "history.parquet").drop(columns="train_loss").equals(
-        io.read_parquet(fresh / "results/training/digits/supervised/seed0/history.parquet").drop(columns="train_loss")
+    assert (
+        io.read_parquet(run / "history.parquet")
+        .drop(columns="train_loss")
+        .equals(
+            io.read_parquet(fresh / "results/training/digits/supervised/seed0/history.parquet").drop(
+                columns="train_loss"
+            )
+        )
     )

@@ -20,8 +20,10 @@ from repgeo.stats.gamm import R_MISSING
 from threadpoolctl import threadpool_limits
 
 DATA = Path(__file__).parent / "data" / "gamm_conv4_words.csv.gz"
-ENGINES = [pytest.param("python"),
-           pytest.param("mgcv", marks=pytest.mark.skipif(not mgcv_available(), reason=R_MISSING))]
+ENGINES = [
+    pytest.param("python"),
+    pytest.param("mgcv", marks=pytest.mark.skipif(not mgcv_available(), reason=R_MISSING)),
+]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -50,19 +50,37 @@ EXPECTED_PARAMETERS = {
     # 1049600 + 262400 + 16448; total 1444864. Decoder Dense 64->256->1024: 16640 + 263168;
     # ConvT 4x4 64->64->32->32->3: 65600 + 32800 + 16416 + 1539; total 396163.
     "celeba_conv": (
-        _conv(3, 32, 4) + _conv(32, 32, 4) + _conv(32, 64, 4) + _conv(64, 64, 4)
-        + _linear(1024, 1024) + _linear(1024, 256) + _linear(256, 64),
-        _linear(64, 256) + _linear(256, 1024) + _conv(64, 64, 4) + _conv(64, 32, 4) + _conv(32, 32, 4) + _conv(32, 3, 4),
+        _conv(3, 32, 4)
+        + _conv(32, 32, 4)
+        + _conv(32, 64, 4)
+        + _conv(64, 64, 4)
+        + _linear(1024, 1024)
+        + _linear(1024, 256)
+        + _linear(256, 64),
+        _linear(64, 256)
+        + _linear(256, 1024)
+        + _conv(64, 64, 4)
+        + _conv(64, 32, 4)
+        + _conv(32, 32, 4)
+        + _conv(32, 3, 4),
     ),
     # Conv 4x4 no bias 3->128->256->512->1024: 6144 + 524288 + 2097152 + 8388608; BN 2*(128+256+512+1024)
     # = 3840; Dense 16384->64: 1048640; total 12068672. Decoder Dense 64->65536: 4259840; ConvT 4x4
     # no bias 1024->512->256->128: 8388608 + 2097152 + 524288; BN 2*(512+256+128) = 1792; ConvT 3x3
     # 128->3 with bias: 3459; total 15275139.
     "celeba_bn": (
-        _conv(3, 128, 4, False) + _conv(128, 256, 4, False) + _conv(256, 512, 4, False) + _conv(512, 1024, 4, False)
-        + 2 * (128 + 256 + 512 + 1024) + _linear(1024 * 4 * 4, 64),
-        _linear(64, 1024 * 8 * 8) + _conv(1024, 512, 4, False) + _conv(512, 256, 4, False) + _conv(256, 128, 4, False)
-        + 2 * (512 + 256 + 128) + _conv(128, 3, 3),
+        _conv(3, 128, 4, False)
+        + _conv(128, 256, 4, False)
+        + _conv(256, 512, 4, False)
+        + _conv(512, 1024, 4, False)
+        + 2 * (128 + 256 + 512 + 1024)
+        + _linear(1024 * 4 * 4, 64),
+        _linear(64, 1024 * 8 * 8)
+        + _conv(1024, 512, 4, False)
+        + _conv(512, 256, 4, False)
+        + _conv(256, 128, 4, False)
+        + 2 * (512 + 256 + 128)
+        + _conv(128, 3, 3),
     ),
 }
 
@@ -109,7 +127,13 @@ def test_shapes_and_unit_range(models, arch):
 
 @pytest.mark.parametrize(
     ("arch", "shape"),
-    [("mlp", (1, 8, 8)), ("mlp", (3, 5, 7)), ("cifar_conv", (1, 32, 32)), ("celeba_conv", (1, 64, 64)), ("celeba_bn", (1, 64, 64))],
+    [
+        ("mlp", (1, 8, 8)),
+        ("mlp", (3, 5, 7)),
+        ("cifar_conv", (1, 32, 32)),
+        ("celeba_conv", (1, 64, 64)),
+        ("celeba_bn", (1, 64, 64)),
+    ],
 )
 def test_other_channel_counts_and_sizes(arch, shape):
     m = build_autoencoder(arch, shape, 4, width=16, depth=2)

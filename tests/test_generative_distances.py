@@ -52,7 +52,10 @@ def w2_by_quadrature(x: np.ndarray) -> float:
     """int_0^1 (F_n^-1(q) - Phi^-1(q))^2 dq, one quad per interval ((i-1)/n, i/n) where F_n^-1 = x_(i)."""
     x = np.sort(x)
     n = len(x)
-    return sum(integrate.quad(lambda q, xi=xi: (xi - ndtri(q)) ** 2, i / n, (i + 1) / n, limit=200)[0] for i, xi in enumerate(x))
+    return sum(
+        integrate.quad(lambda q, xi=xi: (xi - ndtri(q)) ** 2, i / n, (i + 1) / n, limit=200)[0]
+        for i, xi in enumerate(x)
+    )
 
 
 @pytest.mark.parametrize("index", range(3))
@@ -114,7 +117,9 @@ def smoothed_l2_by_quadrature(x: np.ndarray, gamma: float) -> float:
         return (f - stats.norm.pdf(t, scale=math.sqrt(1.0 + gamma))) ** 2
 
     lo, hi = x.min() - 12.0, x.max() + 12.0
-    return integrate.quad(integrand, lo, hi, points=np.sort(x)[:: max(1, len(x) // 40)], limit=2000, epsabs=1e-13, epsrel=1e-10)[0]
+    return integrate.quad(
+        integrand, lo, hi, points=np.sort(x)[:: max(1, len(x) // 40)], limit=2000, epsabs=1e-13, epsrel=1e-10
+    )[0]
 
 
 @pytest.mark.parametrize("index", range(3))
@@ -183,7 +188,9 @@ def test_sliced_distance_is_the_mean_of_the_1d_distance_over_the_directions():
     v = random_directions(6, 20, generator=gen(3), dtype=torch.float64)
     for kind in ("scfwae", "scwae", "scvmae", "sksae"):
         expected = ONE_D_DISTANCES[kind](v @ z.T).mean()
-        assert float(sliced_distance(z, kind, n_projections=20, generator=gen(3))) == pytest.approx(float(expected), rel=1e-12)
+        assert float(sliced_distance(z, kind, n_projections=20, generator=gen(3))) == pytest.approx(
+            float(expected), rel=1e-12
+        )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -205,7 +212,9 @@ def test_sliced_distance_value_and_gradient_equal_the_composed_1d_distance(kind,
     assert float(fused.detach()) == pytest.approx(float(reference.detach()), rel=tol)
     assert torch.allclose(z_fused.grad, z_ref.grad, rtol=tol * 10, atol=tol * float(z_ref.grad.abs().max())), kind
     with torch.no_grad():
-        assert float(sliced_distance(z, kind, n_projections=30, generator=gen(10))) == pytest.approx(float(reference), rel=tol)
+        assert float(sliced_distance(z, kind, n_projections=30, generator=gen(10))) == pytest.approx(
+            float(reference), rel=tol
+        )
 
 
 @pytest.mark.slow
@@ -228,7 +237,9 @@ def test_sliced_wasserstein_to_normal_scale_and_shift():
     # W2^2(N(0, 4), N(0, 1)) = 1 in every direction; a shift mu gives E (v^T mu)^2 = ||mu||^2 / D = 1.
     assert sliced_wasserstein_to_normal(2.0 * z, generator=gen(6)) == pytest.approx(1.0, rel=0.1)
     assert sliced_wasserstein_to_normal(z + 1.0, generator=gen(6)) == pytest.approx(1.0, rel=0.25)
-    assert sliced_wasserstein_to_normal(z.numpy(), generator=gen(6)) == sliced_wasserstein_to_normal(z, generator=gen(6))
+    assert sliced_wasserstein_to_normal(z.numpy(), generator=gen(6)) == sliced_wasserstein_to_normal(
+        z, generator=gen(6)
+    )
 
 
 def test_sliced_wasserstein_between_samples():
@@ -237,7 +248,9 @@ def test_sliced_wasserstein_between_samples():
     v = random_directions(16, 64, generator=gen(8), dtype=torch.float64)
     expected = float((0.1 * v.sum(dim=1)).square().mean())
     assert sliced_wasserstein(x, x + 0.1, n_projections=64, generator=gen(8)) == pytest.approx(expected, rel=1e-10)
-    assert sliced_wasserstein(x, x[torch.randperm(300, generator=gen(9))], generator=gen(8)) == pytest.approx(0.0, abs=1e-24)
+    assert sliced_wasserstein(x, x[torch.randperm(300, generator=gen(9))], generator=gen(8)) == pytest.approx(
+        0.0, abs=1e-24
+    )
     # Unequal sizes: the larger sample is subsampled reproducibly.
     y = torch.rand(1000, 16, generator=gen(10), dtype=torch.float64)
     a = sliced_wasserstein(x, y, generator=gen(11))
@@ -348,7 +361,9 @@ def test_distances_on_cuda_match_cpu():
         cuda = sliced_distance(z.cuda().float(), kind, generator=gen(15))
         assert cuda.device.type == "cuda" and float(cuda) == pytest.approx(cpu, rel=1e-4), kind
     assert float(cw_distance(z.cuda())) == pytest.approx(float(cw_distance(z)), rel=1e-10)
-    assert sliced_wasserstein_to_normal(z.cuda(), generator=gen(16)) == pytest.approx(sliced_wasserstein_to_normal(z, generator=gen(16)), rel=1e-10)
+    assert sliced_wasserstein_to_normal(z.cuda(), generator=gen(16)) == pytest.approx(
+        sliced_wasserstein_to_normal(z, generator=gen(16)), rel=1e-10
+    )
 
 
 # --- Mardia -----------------------------------------------------------------------------------------
@@ -400,7 +415,9 @@ def mardia_by_loops(x: np.ndarray) -> tuple[float, float]:
 
 
 def test_mardia_test_equals_a_loop_computation():
-    x = np.random.default_rng(10).standard_exponential((60, 3)) @ np.array([[1.0, 0.3, 0.0], [0.0, 1.0, 0.5], [0.2, 0.0, 2.0]])
+    x = np.random.default_rng(10).standard_exponential((60, 3)) @ np.array(
+        [[1.0, 0.3, 0.0], [0.0, 1.0, 0.5], [0.2, 0.0, 2.0]]
+    )
     b1, b2 = mardia_by_loops(x)
     t = mardia_test(x)
     n = len(x)
@@ -412,7 +429,9 @@ def test_mardia_test_equals_a_loop_computation():
     assert t.kurtosis_p == pytest.approx(2 * stats.norm.sf(abs(zk)), rel=1e-10)
     # Affine invariance: the test does not see shifts, scales or rotations.
     moved = mardia_test(3.0 * x @ np.linalg.qr(np.random.default_rng(11).standard_normal((3, 3)))[0] - 7.0)
-    assert moved.skewness == pytest.approx(t.skewness, rel=1e-8) and moved.kurtosis == pytest.approx(t.kurtosis, rel=1e-8)
+    assert moved.skewness == pytest.approx(t.skewness, rel=1e-8) and moved.kurtosis == pytest.approx(
+        t.kurtosis, rel=1e-8
+    )
 
 
 def test_mardia_test_calibration_under_the_null():
@@ -442,7 +461,9 @@ def test_bad_input_errors():
     # Huge but finite values whose sum overflows float32 are accepted (the one-sum fast check falls
     # back to the elementwise one).
     huge = torch.tensor([[3e38, 3e38, -1.0]])
-    assert float(cramer_von_mises(huge)[0]) == pytest.approx(stats.cramervonmises(huge[0].double().numpy(), "norm").statistic, rel=1e-5)
+    assert float(cramer_von_mises(huge)[0]) == pytest.approx(
+        stats.cramervonmises(huge[0].double().numpy(), "norm").statistic, rel=1e-5
+    )
     with pytest.raises(ValueError, match="must be 2-D"):
         sliced_distance(good[:, 0], "scwae")
     with pytest.raises(ValueError, match=r"kind must be one of \['scfwae', 'scvmae', 'scwae', 'sksae', 'swae'\]"):

@@ -43,7 +43,9 @@ def test_gaussian_stats_mean_and_unbiased_covariance():
     assert mu1.shape == (1,) and sigma1.shape == (1, 1)
 
 
-@pytest.mark.parametrize(("bad", "match"), [(np.zeros(5), "2-D"), (np.zeros((1, 3)), "at least 2 samples"), (np.full((3, 2), np.nan), "NaN")])
+@pytest.mark.parametrize(
+    ("bad", "match"), [(np.zeros(5), "2-D"), (np.zeros((1, 3)), "at least 2 samples"), (np.full((3, 2), np.nan), "NaN")]
+)
 def test_gaussian_stats_refusals(bad, match):
     with pytest.raises(ValueError, match=match):
         gaussian_stats(bad)
@@ -291,7 +293,9 @@ def test_generation_quality_inception_is_called_fid(inception_weights, classifie
     with pytest.raises(ValueError, match="leave name unset"):
         generation_quality(np.zeros((2, 1, 8, 8)), np.zeros((2, 1, 8, 8)), net, name="inc")
     with pytest.raises(ValueError, match="kept for inception_feature_net"):
-        generation_quality(np.zeros((2, 1, 8, 8)), np.zeros((2, 1, 8, 8)), FeatureNet(classifier, "c"), name="inception")
+        generation_quality(
+            np.zeros((2, 1, 8, 8)), np.zeros((2, 1, 8, 8)), FeatureNet(classifier, "c"), name="inception"
+        )
     with pytest.raises(TypeError, match="FeatureNet"):
         generation_quality(np.zeros((2, 1, 8, 8)), np.zeros((2, 1, 8, 8)), classifier)
 
@@ -306,7 +310,13 @@ def _b2_moments(d: int, m: tuple[float, float, float, float]) -> tuple[float, fl
     """
     m1, m2, m3, m4 = m
     es2 = d * m2 + d * (d - 1) * m1**2
-    es4 = d * m4 + 4 * d * (d - 1) * m3 * m1 + 3 * d * (d - 1) * m2**2 + 6 * d * (d - 1) * (d - 2) * m2 * m1**2 + d * (d - 1) * (d - 2) * (d - 3) * m1**4
+    es4 = (
+        d * m4
+        + 4 * d * (d - 1) * m3 * m1
+        + 3 * d * (d - 1) * m2**2
+        + 6 * d * (d - 1) * (d - 2) * m2 * m1**2
+        + d * (d - 1) * (d - 2) * (d - 3) * m1**4
+    )
     return es2, es4 - es2**2
 
 

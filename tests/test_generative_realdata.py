@@ -43,7 +43,9 @@ def _feature_net(arrays: str, samples: str, label: str, out: Path) -> pd.DataFra
     from repgeo.stages.generative import feature_net_run
 
     spec = {"feature_net": {**FEATURE_NET, "label": label}}
-    feature_net_run(arrays, samples, spec, str(out / "feature_net" / "model.pt"), str(out / "feature_net" / "history.parquet"))
+    feature_net_run(
+        arrays, samples, spec, str(out / "feature_net" / "model.pt"), str(out / "feature_net" / "history.parquet")
+    )
     return io.read_parquet(out / "feature_net" / "history.parquet")
 
 
@@ -53,8 +55,19 @@ def _train_and_evaluate(arrays: str, samples: str, spec: dict, out: Path, model:
     spec = {"eval_every": 1, **spec, "evaluation": EVALUATION}
     run = out / model
     train_run(arrays, samples, spec, model, str(run / "snapshots.pt"), str(run / "history.parquet"))
-    evaluate_run(str(run / "snapshots.pt"), arrays, samples, str(out / "feature_net" / "model.pt"), spec, str(run / "metrics.parquet"))
-    return io.load_tensor(run / "snapshots.pt"), io.read_parquet(run / "history.parquet"), io.read_parquet(run / "metrics.parquet")
+    evaluate_run(
+        str(run / "snapshots.pt"),
+        arrays,
+        samples,
+        str(out / "feature_net" / "model.pt"),
+        spec,
+        str(run / "metrics.parquet"),
+    )
+    return (
+        io.load_tensor(run / "snapshots.pt"),
+        io.read_parquet(run / "history.parquet"),
+        io.read_parquet(run / "metrics.parquet"),
+    )
 
 
 def _check_run(snapshots, history, metrics, image_shape, epochs, model="scfwae", below_initial=True):
@@ -66,11 +79,23 @@ def _check_run(snapshots, history, metrics, image_shape, epochs, model="scfwae",
     assert np.isfinite(trained[["loss", "reconstruction", "distance"]].to_numpy()).all()
     assert list(metrics["epoch"]) == evaluated and (metrics["model"] == model).all()
     numeric = metrics.select_dtypes("number")
-    assert {"reconstruction_error", "mardia_skewness", "sw_latent", "cw_latent", "fd_classifier", "kid_classifier", "sw_pixels"} <= set(numeric)
+    assert {
+        "reconstruction_error",
+        "mardia_skewness",
+        "sw_latent",
+        "cw_latent",
+        "fd_classifier",
+        "kid_classifier",
+        "sw_pixels",
+    } <= set(numeric)
     # The whitened Mardia test is undefined for codes that span fewer than D dimensions (see
     # test_cifar10_subset_conv); NaN is the only non-finite value it may record.
     undefined = [c for c in numeric if c.startswith("mardia_test_")]
-    bad = [c for c in numeric if not (np.isfinite(v := numeric[c].to_numpy(dtype=float)) | (np.isnan(v) & (c in undefined))).all()]
+    bad = [
+        c
+        for c in numeric
+        if not (np.isfinite(v := numeric[c].to_numpy(dtype=float)) | (np.isnan(v) & (c in undefined))).all()
+    ]
     assert not bad, f"non-finite metrics: {bad}"
     rec = metrics.set_index("epoch")["reconstruction_error"]
     if below_initial:
@@ -82,14 +107,21 @@ def _check_run(snapshots, history, metrics, image_shape, epochs, model="scfwae",
 
 def test_mnist_mlp(shared_datasets, tmp_path):
     """MNIST (2000 images) with the MLP: the feature classifier learns the digits, scfwae trains."""
-    arrays, samples = _prepare({"source": "mnist", "path": str(shared_datasets / "mnist/mnist.npz"), "n": 2000}, tmp_path / "data")
+    arrays, samples = _prepare(
+        {"source": "mnist", "path": str(shared_datasets / "mnist/mnist.npz"), "n": 2000}, tmp_path / "data"
+    )
     X = io.load_tensor(arrays)
     assert tuple(X.shape) == (2000, 1, 28, 28) and float(X.min()) >= 0 and float(X.max()) <= 1
     feat = _feature_net(arrays, samples, "label", tmp_path)
     assert feat["test_accuracy"].iloc[-1] > 0.5  # chance: 0.1
-    snaps, hist, metrics = _train_and_evaluate(arrays, samples, {"arch": "mlp", "latent_dim": 20, "epochs": 2, "batch_size": 64}, tmp_path)
+    snaps, hist, metrics = _train_and_evaluate(
+        arrays, samples, {"arch": "mlp", "latent_dim": 20, "epochs": 2, "batch_size": 64}, tmp_path
+    )
     rec = _check_run(snaps, hist, metrics, (1, 28, 28), 2)
-    assert metrics["latent_dim"].iloc[0] == 20 and metrics["n_test"].iloc[0] == (io.read_parquet(samples)["split"] == "test").sum()
+    assert (
+        metrics["latent_dim"].iloc[0] == 20
+        and metrics["n_test"].iloc[0] == (io.read_parquet(samples)["split"] == "test").sum()
+    )
     # Far from a small improvement: the per-image squared error drops by more than a third.
     assert rec[2] < 0.67 * rec[0]
 
@@ -104,7 +136,9 @@ def test_cifar10_subset_conv(shared_datasets, tmp_path):
     _feature_net(arrays, samples, "label", tmp_path)
     # After a few hundred steps many of the 128 ReLU units before cifar_conv's last Linear are dead,
     # so the codes span fewer than 64 dimensions: the standardised Mardia test is then NaN.
-    snaps, hist, metrics = _train_and_evaluate(arrays, samples, {"arch": "cifar_conv", "latent_dim": 64, "epochs": 2, "batch_size": 32}, tmp_path)
+    snaps, hist, metrics = _train_and_evaluate(
+        arrays, samples, {"arch": "cifar_conv", "latent_dim": 64, "epochs": 2, "batch_size": 32}, tmp_path
+    )
     _check_run(snaps, hist, metrics, (3, 32, 32), 2)
 
 
@@ -117,8 +151,17 @@ def celeba64(shared_datasets, tmp_path_factory):
     dimensions, which the evaluation's Mardia test needs).
     """
     root = tmp_path_factory.mktemp("celeba")
-    spec = {"source": "celeba", "path": str(shared_datasets / "celeba_89x109"), "crop": 70, "size": 64, "grayscale": False, "n": 160,
-            "sample": "random", "split": "random", "test_fraction": 0.5}
+    spec = {
+        "source": "celeba",
+        "path": str(shared_datasets / "celeba_89x109"),
+        "crop": 70,
+        "size": 64,
+        "grayscale": False,
+        "n": 160,
+        "sample": "random",
+        "split": "random",
+        "test_fraction": 0.5,
+    }
     out = root / "run"
     arrays, samples = _prepare(spec, out / "data")
     feat = _feature_net(arrays, samples, "Male", out)

@@ -38,7 +38,9 @@ def test_cost_is_reconstruction_plus_weighted_log_distance():
     rec, dist = torch.tensor(12.5), torch.tensor(0.02)
     cfg = AutoencoderConfig(model="scfwae", weight=2.0)
     assert float(cost(rec, dist, cfg)) == pytest.approx(12.5 + 2.0 * math.log(0.02 + LOG_EPSILON), rel=1e-6)
-    assert float(cost(rec, dist, AutoencoderConfig(model="scfwae", cost="linear", weight=3.0))) == pytest.approx(12.5 + 0.06, rel=1e-6)
+    assert float(cost(rec, dist, AutoencoderConfig(model="scfwae", cost="linear", weight=3.0))) == pytest.approx(
+        12.5 + 0.06, rel=1e-6
+    )
     assert float(cost(rec, None, AutoencoderConfig(model="ae"))) == 12.5
 
 
@@ -57,9 +59,13 @@ def test_a_few_epochs_reduce_the_cost(model, digits, tmp_path):
 
 def test_resumed_training_equals_an_uninterrupted_one(digits, tmp_path):
     X, _ = digits
-    whole = train_autoencoder(X, AutoencoderConfig(model="swae", latent_dim=4, epochs=4, eval_every=2), tmp_path / "a", LOG)
+    whole = train_autoencoder(
+        X, AutoencoderConfig(model="swae", latent_dim=4, epochs=4, eval_every=2), tmp_path / "a", LOG
+    )
     train_autoencoder(X, AutoencoderConfig(model="swae", latent_dim=4, epochs=2, eval_every=2), tmp_path / "b", LOG)
-    resumed = train_autoencoder(X, AutoencoderConfig(model="swae", latent_dim=4, epochs=4, eval_every=2), tmp_path / "b", LOG)
+    resumed = train_autoencoder(
+        X, AutoencoderConfig(model="swae", latent_dim=4, epochs=4, eval_every=2), tmp_path / "b", LOG
+    )
     for k, v in whole.model.state_dict().items():
         assert torch.equal(v, resumed.model.state_dict()[k]), k
     np.testing.assert_array_equal(whole.history["loss"].to_numpy(), resumed.history["loss"].to_numpy())
@@ -95,9 +101,13 @@ def test_sliced_models_bring_the_codes_closer_to_the_prior_than_the_plain_autoen
     X, X_test = digits
     dist = {}
     for model in ("ae", "scfwae", "swae"):
-        res = train_autoencoder(X, AutoencoderConfig(model=model, latent_dim=8, epochs=15, eval_every=15), tmp_path / model, LOG)
+        res = train_autoencoder(
+            X, AutoencoderConfig(model=model, latent_dim=8, epochs=15, eval_every=15), tmp_path / model, LOG
+        )
         Z = encode(res.model, X_test).double()
-        dist[model] = float(sliced_wasserstein_to_normal(Z, n_projections=200, repeats=10, generator=torch.Generator().manual_seed(1)))
+        dist[model] = float(
+            sliced_wasserstein_to_normal(Z, n_projections=200, repeats=10, generator=torch.Generator().manual_seed(1))
+        )
     assert dist["scfwae"] < 0.25 * dist["ae"], dist
     assert dist["swae"] < 0.25 * dist["ae"], dist
     assert dist["scfwae"] < 0.2, dist
@@ -138,7 +148,10 @@ def test_rank_deficient_codes_leave_only_the_standardised_mardia_test_undefined(
     Z = np.random.default_rng(1).standard_normal((500, 6))
     Z[:, 5] = Z[:, 0] - Z[:, 1]
     m = latent_metrics(Z, EvalSettings(cw_subset_size=300, cw_repeats=1), seed=0)
-    assert all(np.isnan(m[k]) for k in ("mardia_test_skewness", "mardia_test_skewness_p", "mardia_test_kurtosis", "mardia_test_kurtosis_p"))
+    assert all(
+        np.isnan(m[k])
+        for k in ("mardia_test_skewness", "mardia_test_skewness_p", "mardia_test_kurtosis", "mardia_test_kurtosis_p")
+    )
     assert all(np.isfinite(m[k]) for k in ("mardia_skewness", "mardia_kurtosis", "sw_latent", "cw_latent"))
 
 

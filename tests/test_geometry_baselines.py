@@ -55,7 +55,9 @@ def test_null_controls_keep_moments_or_marginals():
 def test_attribute_tests_against_scipy_and_known_effects():
     rng = np.random.default_rng(0)
     n = 400
-    attrs = pd.DataFrame({"A": rng.random(n) < 0.5, "B": rng.random(n) < 0.3, "rare": np.r_[True, np.zeros(n - 1, bool)]})
+    attrs = pd.DataFrame(
+        {"A": rng.random(n) < 0.5, "B": rng.random(n) < 0.3, "rare": np.r_[True, np.zeros(n - 1, bool)]}
+    )
     S = rng.normal(size=n) + 1.5 * attrs["A"].to_numpy()
     t = attribute_tests(S, attrs).set_index("attribute")
     assert "rare" not in t.index  # one point on a side: left out
@@ -66,7 +68,9 @@ def test_attribute_tests_against_scipy_and_known_effects():
     assert t.loc["A", "q_value"] < 1e-10 and t.loc["B", "q_value"] > 0.01
     assert t.loc["A", "ci_low"] < 1.5 < t.loc["A", "ci_high"]
     # Perfect separation gives rank-biserial 1.
-    t2 = attribute_tests(np.r_[np.ones(10), np.zeros(10)], pd.DataFrame({"x": np.r_[np.ones(10, bool), np.zeros(10, bool)]}))
+    t2 = attribute_tests(
+        np.r_[np.ones(10), np.zeros(10)], pd.DataFrame({"x": np.r_[np.ones(10, bool), np.zeros(10, bool)]})
+    )
     assert t2["rank_biserial"].item() == 1.0
 
 

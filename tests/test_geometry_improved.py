@@ -63,7 +63,9 @@ def test_pointwise_dimension_with_boundary(name):
     assert (~truth.interior[res.boundary]).mean() >= 0.9
 
 
-@pytest.mark.parametrize(("name", "noise"), [("sphere2", 0.05), ("sphere2", 0.1), ("torus", 0.1), ("sphere3", 0.1), ("flat_square", 0.05)])
+@pytest.mark.parametrize(
+    ("name", "noise"), [("sphere2", 0.05), ("sphere2", 0.1), ("torus", 0.1), ("sphere3", 0.1), ("flat_square", 0.05)]
+)
 def test_global_dimension_under_noise(name, noise):
     X, truth = _draw(name, noise=noise)
     res = improved_dimension(X)
@@ -187,7 +189,11 @@ def test_bad_curvature_parameters(kwargs, match):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"floor": 1.5}, "floor must be between 0 and 1"), ({"coordinate_steps": -1}, "must be >= 0"), ({"boundary_threshold": 0}, "must be > 0")],
+    [
+        ({"floor": 1.5}, "floor must be between 0 and 1"),
+        ({"coordinate_steps": -1}, "must be >= 0"),
+        ({"boundary_threshold": 0}, "must be > 0"),
+    ],
 )
 def test_bad_dimension_parameters(kwargs, match):
     X, _ = _draw("sphere2", 300)
@@ -201,7 +207,9 @@ def test_stage_passes_each_estimator_its_own_parameters():
     spec = {"mode": "improved", "k": 32, "improved": {"k_fit": 96, "floor": 0.2}}
     assert _estimator_kwargs(spec, "curvature") == {"mode": "improved", "k": 32, "seed": 0, "k_fit": 96}
     assert _estimator_kwargs(spec, "dimension") == {"mode": "improved", "k": 32, "seed": 0, "floor": 0.2}
-    assert knn_size(spec) == 96 and knn_size({"mode": "improved"}) == 128 and knn_size({"mode": "parity", "k": 32}) == 32
+    assert (
+        knn_size(spec) == 96 and knn_size({"mode": "improved"}) == 128 and knn_size({"mode": "parity", "k": 32}) == 32
+    )
 
 
 def test_mean_centred_gamma_against_a_direct_weighted_covariance():

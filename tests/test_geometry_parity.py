@@ -112,7 +112,9 @@ def test_sparse_eigensolver_paths_agree_with_lapack(monkeypatch, caplog):
         if sigma <= 0:
             return factor(S, sigma)
         lu = factor(S, 4.0 * sigma)  # above lambda_n0 / 2: the nearest eigenvalues are the wrong set
-        return SimpleNamespace(nnz=lu.nnz, U=sp.identity(S.shape[0], format="csc"), perm_r=lu.perm_r, perm_c=lu.perm_c, solve=lu.solve)
+        return SimpleNamespace(
+            nnz=lu.nnz, U=sp.identity(S.shape[0], format="csc"), perm_r=lu.perm_r, perm_c=lu.perm_c, solve=lu.solve
+        )
 
     monkeypatch.setattr(spectral, "_factor", blind_high_shift)
     with caplog.at_level("INFO", logger="repgeo"):

@@ -169,7 +169,12 @@ def test_celeba_tracks_its_lists_and_the_listed_images(tmp_path):
     spec = {"source": "celeba", "path": str(root)}
     text = manifest_text(spec)
     files = _files(text)
-    assert set(files) == {"list_attr_celeba.txt", "list_eval_partition.txt", "img_align_celeba/000001.jpg", "img_align_celeba/000002.jpg"}
+    assert set(files) == {
+        "list_attr_celeba.txt",
+        "list_eval_partition.txt",
+        "img_align_celeba/000001.jpg",
+        "img_align_celeba/000002.jpg",
+    }
     assert files["img_align_celeba/000002.jpg"] == ("missing", "-")
     assert files["list_eval_partition.txt"] == ("missing", "-")
     _png(root / "img_align_celeba" / "000100.jpg", 3)
@@ -193,7 +198,12 @@ def test_audio_folders_track_their_recordings(tmp_path):
     assert names == {"recordings/0_jackson_0.wav", "recordings/1_nicolas_7.wav"}
     assert {Path(p).relative_to(fsdd).as_posix() for p in load_dataset(spec).samples["path"]} == names
     timit = tmp_path / "timit"
-    for rel in ("TRAIN/DR1/FCJF0/SA1.WAV", "TRAIN/DR1/FCJF0/SA1.WRD", "TEST/DR1/MABC0/sx1.phn", "TEST/DR1/MABC0/notes.txt"):
+    for rel in (
+        "TRAIN/DR1/FCJF0/SA1.WAV",
+        "TRAIN/DR1/FCJF0/SA1.WRD",
+        "TEST/DR1/MABC0/sx1.phn",
+        "TEST/DR1/MABC0/notes.txt",
+    ):
         (timit / rel).parent.mkdir(parents=True, exist_ok=True)
         (timit / rel).write_bytes(b"x")
     assert set(_files(manifest_text({"source": "timit", "path": str(timit)}))) == {
@@ -310,7 +320,10 @@ def test_an_added_image_is_prepared_and_the_run_is_then_up_to_date(folder_run, t
     _png(work / "imgs" / "dog" / "3.png", 1001)
     jobs, out = _dry_run(work)
     assert jobs == RERUN and _prepared(out) == ["imgs"]
-    assert "datasets.imgs: source files changed since the last preparation: 0 modified, 1 added, 0 removed (dog/3.png)" in out
+    assert (
+        "datasets.imgs: source files changed since the last preparation: 0 modified, 1 added, 0 removed (dog/3.png)"
+        in out
+    )
     run = snakemake(work, "--cores", "2")
     assert "reason: Updated input files: results/data/imgs/source_manifest.tsv" in run.stdout + run.stderr
     # The run recorded the new file before preparing the data: nothing is left to do.
@@ -327,13 +340,21 @@ WEIGHTS = {
     "datasets": {"digits": {"source": "sklearn_digits", "n": 100}},
     "inversion": {"w": {"dataset": "digits", "arch": "alexnet", "weights": "alexnet.pt"}},
     "generative": {"g": {"dataset": "digits", "models": ["ae"], "evaluation": {"inception_weights": "inception.pt"}}},
-    "entropy_zoo": {"z": {"dataset": "digits", "external": [{"name": "tv", "arch": "resnet18", "state_dict": "zoo.pt"}]}},
+    "entropy_zoo": {
+        "z": {"dataset": "digits", "external": [{"name": "tv", "arch": "resnet18", "state_dict": "zoo.pt"}]}
+    },
 }
 # Each weights file, the rule that loads it, and that rule's outputs (the dry runs' targets).
 LOADERS = {
-    "alexnet.pt": ("inversion_network", ["results/inversion/w/network.pt", "results/inversion/w/network_history.parquet"]),
+    "alexnet.pt": (
+        "inversion_network",
+        ["results/inversion/w/network.pt", "results/inversion/w/network_history.parquet"],
+    ),
     "inception.pt": ("generative_evaluate", ["results/generative/g/ae/metrics.parquet"]),
-    "zoo.pt": ("entropy_zoo_external", ["results/entropy_zoo/z/ext-tv/embeddings.pt", "results/entropy_zoo/z/ext-tv/history.parquet"]),
+    "zoo.pt": (
+        "entropy_zoo_external",
+        ["results/entropy_zoo/z/ext-tv/embeddings.pt", "results/entropy_zoo/z/ext-tv/history.parquet"],
+    ),
 }
 # What those rules read from results/, oldest first.
 UPSTREAM = [

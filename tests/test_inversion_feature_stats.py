@@ -72,7 +72,9 @@ def test_covariance_matches_numpy_cov_and_channel_selection():
     X = F.astype(np.float64).reshape(30, -1)
     np.testing.assert_allclose(cov.covariance, np.cov(X, rowvar=False), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(cov.mean, X.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(cov.eigenvalues, np.sort(np.linalg.eigvalsh(np.cov(X, rowvar=False)))[::-1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        cov.eigenvalues, np.sort(np.linalg.eigvalsh(np.cov(X, rowvar=False)))[::-1], rtol=1e-9, atol=1e-12
+    )
     assert (cov.n_images, cov.n_channels, cov.height, cov.width, cov.n_features) == (30, 3, 4, 5, 60)
 
     sub = fs.feature_covariance(torch.from_numpy(F), channels=[2, 0])
@@ -164,7 +166,10 @@ def test_periodic_stationary_field_has_zero_share_and_sample_share_shrinks_with_
     precision = fs.regularised_inverse(population).precision
     assert fs.toeplitz_closeness(precision, 2, Hh, Ww).total_share < 1e-26
 
-    shares = [fs.covariance_statistics(sample_field(L, n, Hh, Ww, seed=n), border=1).covariance_toeplitz.total_share for n in (400, 6400)]
+    shares = [
+        fs.covariance_statistics(sample_field(L, n, Hh, Ww, seed=n), border=1).covariance_toeplitz.total_share
+        for n in (400, 6400)
+    ]
     # The off-Toeplitz energy is sampling noise, whose energy falls as 1/N: 16 times more images, ~1/16 the share.
     assert 0.01 < shares[0] < 0.1
     assert 0.03 < shares[1] / shares[0] < 0.12
@@ -260,7 +265,9 @@ def test_sparsity_table_of_known_relu_maps():
     assert ch1["hoyer_pooled"] == pytest.approx(float(fs.hoyer_sparsity(np.array([0, 0, 0, 4, 1, 1, 1, 1.0]))))
     # Fully connected layers (1 x 1 maps): per-map Hoyer undefined, pooled Hoyer defined.
     fc = fs.sparsity(np.eye(3).reshape(3, 3, 1, 1))
-    assert fc["hoyer"].isna().all() and fc.iloc[-1]["hoyer_pooled"] == pytest.approx(fs.hoyer_sparsity(np.eye(3).ravel()))
+    assert fc["hoyer"].isna().all() and fc.iloc[-1]["hoyer_pooled"] == pytest.approx(
+        fs.hoyer_sparsity(np.eye(3).ravel())
+    )
 
 
 # ------------------------------------------------------------------------------------- summary
@@ -287,7 +294,9 @@ def test_covariance_summary_table(tmp_path):
     assert cond["precision"].iloc[0] == pytest.approx((e[0] + lam) / (max(e[-1], 0) + lam), rel=1e-10)
     assert table["ridge_lambda"].iloc[0] == pytest.approx(lam, rel=1e-12)
     n = table.set_index("region")["n_entries"]
-    assert (n["interior"].to_numpy() + n["border"].to_numpy() == n["total"].to_numpy()).all() and n["total"].iloc[0] == 2500
+    assert (n["interior"].to_numpy() + n["border"].to_numpy() == n["total"].to_numpy()).all() and n["total"].iloc[
+        0
+    ] == 2500
     table.to_parquet(tmp_path / "cov.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "cov.parquet"), table)
 

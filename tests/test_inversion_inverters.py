@@ -67,7 +67,11 @@ def small_network(size: int, seed: int = 0) -> list[ForwardBlock]:
 def tiny_network() -> list[ForwardBlock]:
     """A cheaper three-block network (conv, pool, LRN) for the exact checks."""
     torch.manual_seed(3)
-    named = [("conv1", nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())), ("pool1", nn.MaxPool2d(2)), ("norm1", nn.LocalResponseNorm(3))]
+    named = [
+        ("conv1", nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())),
+        ("pool1", nn.MaxPool2d(2)),
+        ("norm1", nn.LocalResponseNorm(3)),
+    ]
     return forward_blocks(named, (3, 8, 8))
 
 
@@ -85,7 +89,12 @@ def true_feature_maps(blocks: list[ForwardBlock], x: torch.Tensor) -> list[torch
 BLOCK_CASES = [
     ("conv stride 1, padded", nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()), (3, 16, 16), "conv"),
     ("conv stride 1, unpadded", nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (3, 15, 15), "conv"),
-    ("conv 11x11 stride 4 (AlexNet conv1)", nn.Sequential(nn.Conv2d(3, 8, 11, stride=4), nn.ReLU()), (3, 39, 39), "conv"),
+    (
+        "conv 11x11 stride 4 (AlexNet conv1)",
+        nn.Sequential(nn.Conv2d(3, 8, 11, stride=4), nn.ReLU()),
+        (3, 39, 39),
+        "conv",
+    ),
     ("maxpool 2, even", nn.MaxPool2d(2), (4, 16, 16), "pool"),
     ("maxpool 2, odd 15 -> 7", nn.MaxPool2d(2), (4, 15, 15), "pool"),
     ("avgpool 2 ceil mode, 15 -> 8", nn.AvgPool2d(2, ceil_mode=True), (4, 15, 15), "pool"),
@@ -187,7 +196,11 @@ def test_first_epoch_losses_equal_direct_computations_for_each_regime():
         h2 = g3(feats[3])
         h1 = g2(h2)
         h0 = g1(h1)
-        joint = [normalised_mse(h0, feats[0], feats[0]), normalised_mse(h1, feats[1], feats[1]), normalised_mse(h2, feats[2], feats[2])]
+        joint = [
+            normalised_mse(h0, feats[0], feats[0]),
+            normalised_mse(h1, feats[1], feats[1]),
+            normalised_mse(h2, feats[2], feats[2]),
+        ]
     for train, want in ((train_separate, separate), (train_joint, joint), (train_end_to_end, joint[:1])):
         result = train(blocks, X, **kw)
         h = result.history
@@ -217,7 +230,9 @@ def test_separate_modules_are_trained_only_on_their_own_pair():
             opt.step()
         for p_alone, p_stacked in zip(alone.parameters(), result.stack.inverters[level].parameters(), strict=True):
             torch.testing.assert_close(p_stacked, p_alone, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(result.history[result.history.layer == result.history.layer.unique()[level]].loss, losses, rtol=1e-5)
+        np.testing.assert_allclose(
+            result.history[result.history.layer == result.history.layer.unique()[level]].loss, losses, rtol=1e-5
+        )
     # The lower modules do not depend on the blocks above them.
     lower = train_separate(blocks[:2], X, epochs=3, batch_size=len(X), lr=1e-2, seed=4)
     for a, b in zip(lower.stack.parameters(), result.stack.truncated(2).parameters(), strict=True):
@@ -312,7 +327,9 @@ def test_each_regime_loss_decreases(trained_on_photographs, key):
 def test_training_logs_progress_per_epoch(caplog):
     blocks = tiny_network()
     with caplog.at_level(logging.INFO, logger="inverters-test"):
-        train_end_to_end(blocks, torch.rand(8, 3, 8, 8), epochs=2, batch_size=4, logger=logging.getLogger("inverters-test"))
+        train_end_to_end(
+            blocks, torch.rand(8, 3, 8, 8), epochs=2, batch_size=4, logger=logging.getLogger("inverters-test")
+        )
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2 and lines[1].startswith("inverters end_to_end epoch 2/2: loss ")
 
@@ -408,7 +425,11 @@ def test_bad_inputs_raise_clear_errors():
         inversion_metrics(X * 2, X, X[0])
     with pytest.raises(ValueError, match="'conv1' is all zero"):
         dead = forward_blocks(
-            [("conv1", nn.Sequential(nn.Conv2d(3, 2, 1, bias=False), nn.ReLU())), ("pool1", nn.MaxPool2d(2)), ("norm1", nn.LocalResponseNorm(2))],
+            [
+                ("conv1", nn.Sequential(nn.Conv2d(3, 2, 1, bias=False), nn.ReLU())),
+                ("pool1", nn.MaxPool2d(2)),
+                ("norm1", nn.LocalResponseNorm(2)),
+            ],
             (3, 8, 8),
         )
         nn.init.constant_(dead[0].module[0].weight, -1.0)

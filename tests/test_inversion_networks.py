@@ -170,7 +170,11 @@ def test_input_size_is_adapted_only_when_too_small(alexnet):
 )
 @torch.no_grad()
 def test_blocks_compose_to_features(arch, kw, side, alexnet, vgg16):
-    net = {"alexnet": alexnet, "vgg16": vgg16}[arch] if not kw and arch != "vgg_small" else build_network(arch, 5, image_size=side, **kw)
+    net = (
+        {"alexnet": alexnet, "vgg16": vgg16}[arch]
+        if not kw and arch != "vgg_small"
+        else build_network(arch, 5, image_size=side, **kw)
+    )
     x = _images(2, 3, side, seed=2)
     blocks = net.blocks()
     acts = net.activations(x, [b.name for b in blocks])
@@ -205,7 +209,21 @@ def test_block_kinds_and_upto():
         "relu7",
         "fc8",
     ]
-    assert [b.kind for b in blocks] == ["conv", "lrn", "pool", "conv", "lrn", "pool", "conv", "conv", "conv", "pool", "fc", "fc", "fc"]
+    assert [b.kind for b in blocks] == [
+        "conv",
+        "lrn",
+        "pool",
+        "conv",
+        "lrn",
+        "pool",
+        "conv",
+        "conv",
+        "conv",
+        "pool",
+        "fc",
+        "fc",
+        "fc",
+    ]
     assert [b.name for b in net.blocks(upto="pool2")] == ["relu1", "norm1", "pool1", "relu2", "norm2", "pool2"]
     with pytest.raises(ValueError, match="'conv2' is inside a block.*relu2"):
         net.blocks(upto="conv2")

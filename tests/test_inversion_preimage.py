@@ -149,7 +149,11 @@ def test_projection_keeps_pixels_in_the_ball_and_interior_ones_unchanged():
 
 def test_mv2016_step_by_hand_and_on_a_convex_quadratic():
     g = torch.tensor([2.0, -0.5], dtype=torch.float64)
-    x, G, v = torch.tensor([1.0, 1.0], dtype=torch.float64), torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    x, G, v = (
+        torch.tensor([1.0, 1.0], dtype=torch.float64),
+        torch.zeros(2, dtype=torch.float64),
+        torch.zeros(2, dtype=torch.float64),
+    )
     mv2016_step(x, g, G, v, lr=0.5, momentum=0.9)
     # G = g², v = -g / (1/lr + |g|) = (-2/4, 0.5/2.5), x = 1 + v.
     assert torch.allclose(G, g**2)
@@ -157,14 +161,22 @@ def test_mv2016_step_by_hand_and_on_a_convex_quadratic():
     # f(x) = ½ Σ d_i (x_i − a_i)², minimiser a.
     d = torch.tensor([0.5, 1.0, 2.0, 4.0], dtype=torch.float64)
     a = torch.tensor([3.0, -1.0, 0.5, 10.0], dtype=torch.float64)
-    x, G, v = torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    x, G, v = (
+        torch.zeros(4, dtype=torch.float64),
+        torch.zeros(4, dtype=torch.float64),
+        torch.zeros(4, dtype=torch.float64),
+    )
     for _ in range(400):
         mv2016_step(x, d * (x - a), G, v, lr=0.5, momentum=0.9)
     assert torch.allclose(x, a, atol=1e-6)
 
 
 def test_adam_first_step_is_a_signed_step_of_the_rate():
-    x, m, s = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    x, m, s = (
+        torch.zeros(3, dtype=torch.float64),
+        torch.zeros(3, dtype=torch.float64),
+        torch.zeros(3, dtype=torch.float64),
+    )
     adam_step(x, torch.tensor([1e-3, -2.0, 50.0], dtype=torch.float64), m, s, t=1, lr=0.7, betas=(0.9, 0.999))
     assert torch.allclose(x, torch.tensor([-0.7, 0.7, -0.7], dtype=torch.float64), rtol=1e-4)
 
@@ -240,10 +252,14 @@ def test_layer1_preimage_reaches_normalised_error_below_005(layer1, caplog):
 def test_layer1_preimage_with_adam(layer1):
     phi, x0, phi0 = layer1
     # The thesis's rates (1e-2, 3e-3, 1e-3) x B²/α on a schedule shortened from 3,500 iterations.
-    cfg = PreimageConfig(C=300.0, optimiser="adam", adam_schedule=((200, 1.0), (100, 0.3), (50, 0.1)), adam_jitter_iterations=250)
+    cfg = PreimageConfig(
+        C=300.0, optimiser="adam", adam_schedule=((200, 1.0), (100, 0.3), (50, 0.1)), adam_jitter_iterations=250
+    )
     res = preimage(phi, phi0, (3, 32, 32), cfg, stride=1)
     _check_preimage(res, phi, x0, phi0)
-    assert res.history["lr"].iloc[[0, 200, 300]].tolist() == pytest.approx([1e-2 * 80**2 / 6, 3e-3 * 80**2 / 6, 1e-3 * 80**2 / 6])
+    assert res.history["lr"].iloc[[0, 200, 300]].tolist() == pytest.approx(
+        [1e-2 * 80**2 / 6, 3e-3 * 80**2 / 6, 1e-3 * 80**2 / 6]
+    )
 
 
 def test_jitter_crops_vary_in_stage_one_and_the_result_has_the_target_size(layer1):
@@ -278,7 +294,16 @@ def test_every_step_is_projected_into_the_bound(layer1, optimiser):
     start = 10.0 * x0
     assert float(start.norm(dim=1).max()) > 500
     # Rates so small that the steps are negligible: what remains is the projection.
-    cfg = PreimageConfig(C=300.0, B=40.0, B_plus=50.0, iterations=(2, 0), lr=1e-12, optimiser=optimiser, adam_lr=1e-9, adam_schedule=((2, 1.0),))
+    cfg = PreimageConfig(
+        C=300.0,
+        B=40.0,
+        B_plus=50.0,
+        iterations=(2, 0),
+        lr=1e-12,
+        optimiser=optimiser,
+        adam_lr=1e-9,
+        adam_schedule=((2, 1.0),),
+    )
     res = preimage(phi, phi0, (3, 32, 32), cfg, x_init=start)
     assert float(res.x.norm(dim=1).max()) == pytest.approx(50.0, rel=1e-5)
     assert torch.allclose(res.x, project_to_ball(start, 50.0), atol=1e-4)
@@ -300,7 +325,9 @@ def test_a_batch_is_inverted_as_independent_problems(layer1):
 def test_same_generator_same_preimage(layer1):
     phi, _, phi0 = layer1
     cfg = PreimageConfig(C=300.0, iterations=(20, 5))
-    runs = [preimage(phi, phi0, (3, 32, 32), cfg, stride=16, generator=torch.Generator().manual_seed(s)) for s in (7, 7, 8)]
+    runs = [
+        preimage(phi, phi0, (3, 32, 32), cfg, stride=16, generator=torch.Generator().manual_seed(s)) for s in (7, 7, 8)
+    ]
     assert torch.equal(runs[0].x, runs[1].x)
     pd.testing.assert_frame_equal(runs[0].history, runs[1].history)
     assert not torch.equal(runs[0].x, runs[2].x)
@@ -318,7 +345,9 @@ def test_extra_priors_enter_the_objective(layer1):
     cfg = PreimageConfig(C=300.0, iterations=(40, 10))
     weak = preimage(phi, phi0, (3, 32, 32), cfg, stride=8, extra_priors=[("anchor", 1e-6, pull_to_anchor)])
     # A prior may return the batch total instead of per-image energies.
-    strong = preimage(phi, phi0, (3, 32, 32), cfg, stride=8, extra_priors=[("anchor", 1.0, lambda x: pull_to_anchor(x).sum())])
+    strong = preimage(
+        phi, phi0, (3, 32, 32), cfg, stride=8, extra_priors=[("anchor", 1.0, lambda x: pull_to_anchor(x).sum())]
+    )
     assert set(shapes) == {(1, 3, 32, 32)}
     h = strong.history
     assert np.allclose(h[["data", "alpha_norm", "tv", "anchor"]].sum(axis=1), h["objective"], rtol=1e-5)
@@ -357,9 +386,13 @@ def test_bad_config_values_raise(changes, word):
 def test_config_round_trip_and_bad_inputs(layer1):
     phi, x0, phi0 = layer1
     cfg = PreimageConfig(C=20.0, optimiser="adam")
-    assert PreimageConfig.from_dict({**cfg.to_dict(), "adam_schedule": [[10, 1.0]], "iterations": [5, 1]}).adam_schedule == ((10, 1.0),)
+    assert PreimageConfig.from_dict(
+        {**cfg.to_dict(), "adam_schedule": [[10, 1.0]], "iterations": [5, 1]}
+    ).adam_schedule == ((10, 1.0),)
     assert PreimageConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.resolved_lambda_alpha == pytest.approx(80.0**-6) and cfg.resolved_lambda_tv == pytest.approx((6.5 / 80) ** 2)
+    assert cfg.resolved_lambda_alpha == pytest.approx(80.0**-6) and cfg.resolved_lambda_tv == pytest.approx(
+        (6.5 / 80) ** 2
+    )
     with pytest.raises(ValueError, match="unknown"):
         PreimageConfig.from_dict({"lambda": 1.0})
     short = PreimageConfig(iterations=(2, 1))
@@ -396,7 +429,9 @@ def test_select_prior_weight_picks_the_best_mean_criterion():
     assert t["selected"].sum() == 1 and bool(t.loc[t["weight"] == 0.1, "selected"].item())
     assert select_prior_weight(grid, evaluate, criterion="ssim").best_weight == 0.1
     # Ties go to the smaller weight.
-    assert select_prior_weight([2.0, 1.0], lambda w: pd.DataFrame({"psnr": [30.0]}), criterion="psnr").best_weight == 1.0
+    assert (
+        select_prior_weight([2.0, 1.0], lambda w: pd.DataFrame({"psnr": [30.0]}), criterion="psnr").best_weight == 1.0
+    )
     with pytest.raises(ValueError, match="criterion"):
         select_prior_weight(grid, evaluate, criterion="accuracy")
     with pytest.raises(ValueError, match="candidates"):
@@ -434,7 +469,9 @@ def test_image_mse_psnr_by_hand_and_ssim_against_skimage():
     ours = image_metrics(torch.from_numpy(a).permute(2, 0, 1)[None], torch.from_numpy(b).permute(2, 0, 1)[None])
     assert ours["ssim"].item() == pytest.approx(structural_similarity(a, b, data_range=1.0, channel_axis=2), rel=1e-10)
     grey = image_metrics(torch.from_numpy(a[None, None, :5, :6, 0]), torch.from_numpy(b[None, None, :5, :6, 0]))
-    assert grey["ssim"].item() == pytest.approx(structural_similarity(a[:5, :6, 0], b[:5, :6, 0], data_range=1.0, win_size=5), rel=1e-10)
+    assert grey["ssim"].item() == pytest.approx(
+        structural_similarity(a[:5, :6, 0], b[:5, :6, 0], data_range=1.0, win_size=5), rel=1e-10
+    )
     assert [ssim_window(32, 32), ssim_window(5, 6), ssim_window(4, 9)] == [7, 5, 3]
     with pytest.raises(ValueError, match="3 x 3"):
         image_metrics(torch.zeros(1, 1, 2, 5), torch.zeros(1, 1, 2, 5))
@@ -476,7 +513,9 @@ THESIS_VGG16 = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("arch", "lrn", "expected"), [("alexnet", True, THESIS_ALEXNET), ("vgg16", False, THESIS_VGG16)])
+@pytest.mark.parametrize(
+    ("arch", "lrn", "expected"), [("alexnet", True, THESIS_ALEXNET), ("vgg16", False, THESIS_VGG16)]
+)
 def test_data_weight_of_every_layer_follows_the_thesis_table(arch, lrn, expected):
     from repgeo.inversion.networks import layer_names
     from repgeo.inversion.preimage import MV_DATA_WEIGHTS, mv_data_weight
@@ -499,14 +538,26 @@ def test_data_weight_of_the_issue_layers_and_of_vgg_small():
 
     # The layers named in issue 17: AlexNet conv1-conv3 300, conv4 100, conv5 20, pool5 and fc 1;
     # VGG16 through conv4_3 300, pool4 100, pool5 1 (the old block rule gave pool5 20 and pool3 100).
-    alexnet = {"conv1": 300, "conv2": 300, "conv3": 300, "conv4": 100, "conv5": 20, "pool5": 1, "fc6": 1, "fc7": 1, "fc8": 1}
+    alexnet = {
+        "conv1": 300,
+        "conv2": 300,
+        "conv3": 300,
+        "conv4": 100,
+        "conv5": 20,
+        "pool5": 1,
+        "fc6": 1,
+        "fc7": 1,
+        "fc8": 1,
+    }
     vgg16 = {"conv1_1": 300, "pool3": 300, "conv4_3": 300, "relu4_3": 300, "pool4": 100, "pool5": 1, "fc6": 1}
     for arch, table in (("alexnet", alexnet), ("vgg16", vgg16)):
         for name, c in table.items():
             assert data_weight({"arch": arch, "preimage": {}}, name) == c, (arch, name)
     # vgg_small shares VGG16's names: 300 through pool3, 1 for the classifier.
     for name in layer_names("vgg_small"):
-        assert mv_data_weight(name, "vgg_small") == (1.0 if name[:2] in ("fc", "re") and name[-1] in "678" else 300.0), name
+        assert mv_data_weight(name, "vgg_small") == (
+            1.0 if name[:2] in ("fc", "re") and name[-1] in "678" else 300.0
+        ), name
     # Without an architecture the name decides (the tables agree on shared names).
     assert data_weight({"preimage": {}}, "conv1") == 300 and data_weight({"preimage": {}}, "pool5") == 1
     with pytest.raises(ValueError, match="no layer 'conv5_3'"):

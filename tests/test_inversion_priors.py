@@ -202,7 +202,9 @@ def test_extract_patches_are_blocks_drawn_uniformly():
     # The first entry identifies the image and top-left corner; the rest must be that block.
     i, rest = np.divmod(patches[:, 0].long().numpy(), C * H * W)
     r, c = np.divmod(rest, W)
-    blocks = torch.stack([images[a, :, b : b + s, d : d + s].reshape(-1) for a, b, d in zip(i[:200], r[:200], c[:200], strict=True)])
+    blocks = torch.stack(
+        [images[a, :, b : b + s, d : d + s].reshape(-1) for a, b, d in zip(i[:200], r[:200], c[:200], strict=True)]
+    )
     torch.testing.assert_close(patches[:200], blocks, rtol=0, atol=0)
     assert r.max() == H - s and c.max() == W - s
     counts = np.bincount((i * (H - s + 1) + r) * (W - s + 1) + c, minlength=N * (H - s + 1) * (W - s + 1))
@@ -289,7 +291,9 @@ def test_image_energy_is_differentiable_and_independent_of_image_size():
     _, bias = prior.pixel_filters()
     constant = -(get_expert("student_t").G(bias) @ prior.alpha).item()
     for side in (4, 9, 25):
-        assert image_energy(prior, torch.full((1, 1, side, side), 0.3, dtype=torch.float64)).item() == pytest.approx(constant, rel=1e-10)
+        assert image_energy(prior, torch.full((1, 1, side, side), 0.3, dtype=torch.float64)).item() == pytest.approx(
+            constant, rel=1e-10
+        )
 
 
 def test_image_prior_runs_in_float32():

@@ -70,7 +70,16 @@ def test_every_writer_gives_the_umask_permissions(umask, tmp_path):
         (tmp / "inside.csv").write_text("a\n1\n")
     diffusion_spectrum(np.random.default_rng(0).normal(size=(20, 3))).save(out / "spectrum.npz")
 
-    files = ["table.parquet", "tensor.pt", "facts.json", "note.txt", "figure.png", "raw.bin", "folder/inside.csv", "spectrum.npz"]
+    files = [
+        "table.parquet",
+        "tensor.pt",
+        "facts.json",
+        "note.txt",
+        "figure.png",
+        "raw.bin",
+        "folder/inside.csv",
+        "spectrum.npz",
+    ]
     modes = {name: oct(_mode(out / name)) for name in files}
     assert modes == {name: oct(file_mode) for name in files}
     assert oct(_mode(out / "folder")) == oct(dir_mode)
@@ -160,7 +169,8 @@ def _has_mgcv() -> bool:
 @pytest.mark.skipif(not _has_mgcv(), reason="needs Rscript with mgcv (apt-get install r-base-core r-cran-mgcv)")
 def test_the_r_mgcv_script_keeps_a_failed_attempts_log(tmp_path):
     """scripts/audio_gamm_mgcv.R writes its own log: a failed attempt's survives the rerun there too."""
-    (tmp_path / "Snakefile").write_text(textwrap.dedent(f"""
+    (tmp_path / "Snakefile").write_text(
+        textwrap.dedent(f"""
         rule mgcv:
             input: data="data.csv"
             output: tables=directory("out.mgcv")
@@ -169,14 +179,30 @@ def test_the_r_mgcv_script_keeps_a_failed_attempts_log(tmp_path):
                 settings={{"k": 5, "random_smooths": False, "ar1": False, "grid": 10}},
             log: "logs/mgcv.log"
             script: {str(REPO / "scripts/audio_gamm_mgcv.R")!r}
-    """))
+    """)
+    )
     data = tmp_path / "data.csv"
     data.write_text("not,the,columns\n1,2,3\n")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--directory", str(tmp_path), "--snakefile", str(tmp_path / "Snakefile")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "1",
+        "--directory",
+        str(tmp_path),
+        "--snakefile",
+        str(tmp_path / "Snakefile"),
+    ]
     failed = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=local_env())
     assert failed.returncode != 0
     rng = np.random.default_rng(0)
-    rows = [f"conv1,{w}{t},{i / 29},{np.sin(6 * i / 29) + (w == 'b') * 0.5 + rng.normal(0, 0.2)},{w}" for w in "ab" for t in range(6) for i in range(30)]
+    rows = [
+        f"conv1,{w}{t},{i / 29},{np.sin(6 * i / 29) + (w == 'b') * 0.5 + rng.normal(0, 0.2)},{w}"
+        for w in "ab"
+        for t in range(6)
+        for i in range(30)
+    ]
     data.write_text("layer,token,time,value,word\n" + "\n".join(rows) + "\n")
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=local_env())
     assert done.returncode == 0, done.stderr[-3000:]

@@ -30,27 +30,56 @@ CONFIG = {
     },
     "diffusion": {"digits": {"dataset": "digits", "n_components": 3}},
     "geometry": {
-        "torus": {"dataset": "torus", "mode": "parity", "n0_dimension": 40, "n0_curvature": 30, "baselines": False, "null_controls": False}
+        "torus": {
+            "dataset": "torus",
+            "mode": "parity",
+            "n0_dimension": 40,
+            "n0_curvature": 30,
+            "baselines": False,
+            "null_controls": False,
+        }
     },
     "training": {
         "digits": {
-            "dataset": "digits", "arch": "mlp", "modes": ["supervised"], "seeds": [0], "epochs": 2, "width": 16, "eval_n": 40,
-            "gpu": True, "entropy": {"n_repetitions": 2, "n_clusters": 3},
+            "dataset": "digits",
+            "arch": "mlp",
+            "modes": ["supervised"],
+            "seeds": [0],
+            "epochs": 2,
+            "width": 16,
+            "eval_n": 40,
+            "gpu": True,
+            "entropy": {"n_repetitions": 2, "n_clusters": 3},
         }
     },
     "entropy_toys": {"spd": {"n": 40, "seeds": 2}},
     "generative": {
         "digits": {
-            "dataset": "digits", "models": ["scfwae"], "latent_dim": 4, "width": 16, "epochs": 2, "eval_every": 1, "batch_size": 64,
-            "evaluation": {"n_generated": 100, "kid_subsets": 3, "kid_subset_size": 50, "cw_subset_size": 60, "cw_repeats": 1},
-            "feature_net": {"arch": "mlp", "width": 16, "hidden": 1, "epochs": 1}, "sheets": {"rows": 2, "columns": 3},
+            "dataset": "digits",
+            "models": ["scfwae"],
+            "latent_dim": 4,
+            "width": 16,
+            "epochs": 2,
+            "eval_every": 1,
+            "batch_size": 64,
+            "evaluation": {
+                "n_generated": 100,
+                "kid_subsets": 3,
+                "kid_subset_size": 50,
+                "cw_subset_size": 60,
+                "cw_repeats": 1,
+            },
+            "feature_net": {"arch": "mlp", "width": 16, "hidden": 1, "epochs": 1},
+            "sheets": {"rows": 2, "columns": 3},
         }
     },
 }
 
 
 def _sinfo_ok() -> bool:
-    return shutil.which("sinfo") is not None and subprocess.run(["sinfo"], capture_output=True, timeout=30).returncode == 0
+    return (
+        shutil.which("sinfo") is not None and subprocess.run(["sinfo"], capture_output=True, timeout=30).returncode == 0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +91,9 @@ def slurm_cluster():
     was_running = _sinfo_ok()
     proc = subprocess.run(["bash", str(SCRIPT), "--fake-gpus", "1"], capture_output=True, text=True, timeout=900)
     if proc.returncode in (1, 2):  # precondition or package installation failed: this machine cannot
-        pytest.skip(f"cannot start a local SLURM cluster (exit {proc.returncode}): {proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+        pytest.skip(
+            f"cannot start a local SLURM cluster (exit {proc.returncode}): {proc.stdout[-1500:]}{proc.stderr[-1500:]}"
+        )
     assert proc.returncode == 0, f"start-local-slurm.sh failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     yield
     if not was_running:
@@ -79,9 +110,23 @@ def test_slurm_run_equals_local_run_requests_gpus_and_retries(slurm_cluster, tmp
     marker = tmp_path / "failed-once"
     env = {**os.environ, "REPGEO_FAIL_ONCE": f"entropy_toy spd:{marker}", "PYTHONUNBUFFERED": "1"}
     cmd = [
-        "timeout", "-s", "INT", "-k", "60", "1200", sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"), "--directory", str(cluster), "--configfile", str(cluster / "config.yaml"),
-        "--profile", str(REPO / "workflow/profiles/slurm"),
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "60",
+        "1200",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(cluster),
+        "--configfile",
+        str(cluster / "config.yaml"),
+        "--profile",
+        str(REPO / "workflow/profiles/slurm"),
     ]
     proc = subprocess.run(cmd, cwd=cluster, capture_output=True, text=True, env=env, timeout=1500)
     out = proc.stdout + proc.stderr
@@ -125,7 +170,9 @@ def test_slurm_runs_the_inversion_and_audio_branches_like_a_local_run(slurm_clus
         "--snakefile", str(REPO / "Snakefile"), "--directory", str(cluster), "--configfile", str(cluster / "config.yaml"),
         "--profile", str(REPO / "workflow/profiles/slurm"),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=cluster, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=1800)
+    proc = subprocess.run(
+        cmd, cwd=cluster, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=1800
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     network_log = (cluster / "results/logs/inversion_network/tiny.log").read_text()
     assert "SLURM_JOB_ID=" in network_log and "CUDA_VISIBLE_DEVICES=0" in network_log
@@ -134,4 +181,7 @@ def test_slurm_runs_the_inversion_and_audio_branches_like_a_local_run(slurm_clus
     problems = [p for p in problems if not (p.startswith("results/audio/") and "/gan/" in p and "seconds" in p)]
     assert not problems, "\n".join(problems)
     assert "results/inversion/tiny/comparison.parquet" in compared and "results/audio/words/gan/model.pt" in compared
-    assert sum(c.startswith("results/inversion/") for c in compared) >= 20 and sum(c.startswith("results/audio/") for c in compared) >= 10
+    assert (
+        sum(c.startswith("results/inversion/") for c in compared) >= 20
+        and sum(c.startswith("results/audio/") for c in compared) >= 10
+    )

@@ -73,6 +73,7 @@ def shape_p(fit, word: str) -> float:
 
 # --- splines -------------------------------------------------------------------------------------
 
+
 def test_basis_reproduces_a_cubic_and_its_penalties_match_the_integrals():
     x = np.linspace(-1.0, 2.0, 61)
     knots = equispaced_knots(-1.0, 2.0, 9)
@@ -101,6 +102,7 @@ def test_centred_basis_sums_to_zero_on_the_data():
 
 # --- AR(1) prewhitening ----------------------------------------------------------------------------
 
+
 def test_ar1_transform_is_the_inverse_cholesky_factor_within_each_series():
     rho, lengths = 0.63, (7, 5)
     start = np.concatenate([np.eye(1, n, 0, dtype=bool).ravel() for n in lengths])
@@ -108,7 +110,7 @@ def test_ar1_transform_is_the_inverse_cholesky_factor_within_each_series():
     blocks = []
     for n in lengths:
         lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
-        blocks.append(np.linalg.inv(np.linalg.cholesky(rho ** lag)))
+        blocks.append(np.linalg.inv(np.linalg.cholesky(rho**lag)))
     np.testing.assert_allclose(W, linalg.block_diag(*blocks), atol=1e-13)
 
 
@@ -131,6 +133,7 @@ def test_prewhitening_an_ar1_series_gives_white_residuals():
 
 # --- REML core -------------------------------------------------------------------------------------
 
+
 def harville_reml_fit(y, X0, Z):
     """Mixed-model REML for y = X0 b + Z u + e, u ~ N(0, phi/lam I), e ~ N(0, phi I), brute force on n x n."""
     n, p0 = X0.shape
@@ -142,11 +145,11 @@ def harville_reml_fit(y, X0, Z):
         b = np.linalg.solve(X0.T @ si_x, si_x.T @ y)
         r = y - X0 @ b
         phi = r @ linalg.cho_solve(c, r) / (n - p0)
-        return ((n - p0) * np.log(phi) + 2 * np.log(np.diag(c[0])).sum()
-                + np.linalg.slogdet(X0.T @ si_x)[1]), phi
+        return ((n - p0) * np.log(phi) + 2 * np.log(np.diag(c[0])).sum() + np.linalg.slogdet(X0.T @ si_x)[1]), phi
 
-    best = optimize.minimize_scalar(lambda t: minus_two_loglik(t)[0], bounds=(-15, 15), method="bounded",
-                                    options={"xatol": 1e-9})
+    best = optimize.minimize_scalar(
+        lambda t: minus_two_loglik(t)[0], bounds=(-15, 15), method="bounded", options={"xatol": 1e-9}
+    )
     return best.x, minus_two_loglik(best.x)[1]
 
 
@@ -222,6 +225,7 @@ def test_reml_core_reproduces_mgcv_bam_on_mgcv_basis(design, tmp_path):
 
 # --- the validation design: both engines ------------------------------------------------------------
 
+
 def test_synthetic_design_is_the_note_c5_layout(design):
     assert design.shape == (4 * 12 * 64, 4)
     assert design.groupby("word")["token"].nunique().tolist() == [12, 12, 12, 12]
@@ -271,31 +275,41 @@ def test_mgcv_without_random_smooths_flags_the_identical_word(design):
 
 def test_significant_intervals_are_runs_of_bands_excluding_zero():
     t = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    differences = pd.DataFrame({"level": "B", "reference": "A", "time": t,
-                                "lower": [0.1, 0.2, -0.1, -0.5, -0.4, -0.2],
-                                "upper": [0.5, 0.6, 0.3, -0.1, -0.2, 0.1]})
+    differences = pd.DataFrame(
+        {
+            "level": "B",
+            "reference": "A",
+            "time": t,
+            "lower": [0.1, 0.2, -0.1, -0.5, -0.4, -0.2],
+            "upper": [0.5, 0.6, 0.3, -0.1, -0.2, 0.1],
+        }
+    )
     runs = significant_intervals(differences)
     assert runs[["start", "end", "direction"]].values.tolist() == [[0.0, 0.2, "above"], [0.6, 0.8, "below"]]
 
 
 # --- input validation --------------------------------------------------------------------------------
 
+
 def _small() -> pd.DataFrame:
     return synthetic_design(SEED).query("token in ['A01', 'A02', 'B01', 'B02']").reset_index(drop=True)
 
 
-@pytest.mark.parametrize(("change", "kwargs", "message"), [
-    (lambda d: d.drop(columns="value"), {}, r"lacks column\(s\) \['value'\].*value="),
-    (lambda d: d.assign(value=d["value"].where(d.index != 5)), {}, r"'value' has 1 NaN.*drop or repair"),
-    (lambda d: d.assign(time=d["time"].replace(1.0, np.inf)), {}, r"'time' has 4 NaN, infinite"),
-    (lambda d: d.assign(word="A"), {}, r"has 1 level\(s\).*at least 2"),
-    (lambda d: d, {"reference": "ask"}, r"reference level 'ask' is not a level of 'word'.*\['A', 'B'\]"),
-    (lambda d: d.assign(token=d["token"].str[1:]), {}, r"token\(s\) occur under several levels.*unique ids"),
-    (lambda d: pd.concat([d, d.iloc[:1]]), {}, r"\(token, time\) pair\(s\) occur more than once"),
-    (lambda d: d[d["time"] < 0.1], {}, r"k = 10 needs at least 10 distinct values of 'time', found 7; lower k"),
-    (lambda d: d[(d["token"] != "A01") | (d["time"] < 0.05)], {}, r"k_random = 5 .* token 'A01' has 4"),
-    (lambda d: d, {"engine": "fast"}, r"engine must be one of"),
-])
+@pytest.mark.parametrize(
+    ("change", "kwargs", "message"),
+    [
+        (lambda d: d.drop(columns="value"), {}, r"lacks column\(s\) \['value'\].*value="),
+        (lambda d: d.assign(value=d["value"].where(d.index != 5)), {}, r"'value' has 1 NaN.*drop or repair"),
+        (lambda d: d.assign(time=d["time"].replace(1.0, np.inf)), {}, r"'time' has 4 NaN, infinite"),
+        (lambda d: d.assign(word="A"), {}, r"has 1 level\(s\).*at least 2"),
+        (lambda d: d, {"reference": "ask"}, r"reference level 'ask' is not a level of 'word'.*\['A', 'B'\]"),
+        (lambda d: d.assign(token=d["token"].str[1:]), {}, r"token\(s\) occur under several levels.*unique ids"),
+        (lambda d: pd.concat([d, d.iloc[:1]]), {}, r"\(token, time\) pair\(s\) occur more than once"),
+        (lambda d: d[d["time"] < 0.1], {}, r"k = 10 needs at least 10 distinct values of 'time', found 7; lower k"),
+        (lambda d: d[(d["token"] != "A01") | (d["time"] < 0.05)], {}, r"k_random = 5 .* token 'A01' has 4"),
+        (lambda d: d, {"engine": "fast"}, r"engine must be one of"),
+    ],
+)
 def test_invalid_input_is_named_with_its_fix(change, kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit_gamm(change(_small()), **{"reference": "A", "engine": "python", **kwargs})

@@ -34,7 +34,9 @@ def test_supervised_learns_and_random_labels_memorise(digits, tmp_path):
     assert sup.history[0]["epoch"] == 0 and len(sup.history) == 9
     assert sup.history[0]["test_accuracy"] < 0.25 and sup.history[-1]["test_accuracy"] > 0.85
     assert sup.embeddings.shape == (9, 200, 64)
-    rnd = train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(mode="random_labels", epochs=8, width=16), tmp_path / "rnd.pt")
+    rnd = train_classifier(
+        Xtr, ytr, Xte, yte, Xev, TrainConfig(mode="random_labels", epochs=8, width=16), tmp_path / "rnd.pt"
+    )
     # Permuted labels carry no information about the test labels: chance level (10 classes).
     assert rnd.history[-1]["test_accuracy"] < 0.25
     assert rnd.history[-1]["train_accuracy"] > rnd.history[1]["train_accuracy"]
@@ -104,7 +106,9 @@ def test_augment_keeps_shape_and_is_seeded():
 
 def test_contrastive_features_beat_initialisation(digits, tmp_path):
     Xtr, ytr, Xte, yte, Xev = digits
-    res = train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(mode="contrastive", epochs=6, width=16, batch_size=128), tmp_path / "c.pt")
+    res = train_classifier(
+        Xtr, ytr, Xte, yte, Xev, TrainConfig(mode="contrastive", epochs=6, width=16, batch_size=128), tmp_path / "c.pt"
+    )
     h = res.history
     assert h[-1]["train_loss"] < h[1]["train_loss"]
     # Linear probe on the learned features: better than at initialisation and far above chance.
@@ -128,10 +132,20 @@ def test_stage_trains_resumes_and_restarts_on_a_new_config(tmp_path):
     assert list(hist["epoch"]) == [0, 1, 2] and set(hist["mode"]) == {"supervised"}
     assert len(list(out.glob("checkpoint-*.pt"))) == 1
     # Two more epochs continue the same checkpoint; another lr starts a new one.
-    train_run(str(arrays), str(samples), {**spec, "epochs": 4}, "supervised", 0, str(out / "emb.pt"), str(out / "hist.parquet"))
+    train_run(
+        str(arrays),
+        str(samples),
+        {**spec, "epochs": 4},
+        "supervised",
+        0,
+        str(out / "emb.pt"),
+        str(out / "hist.parquet"),
+    )
     assert len(list(out.glob("checkpoint-*.pt"))) == 1
     torch.testing.assert_close(io.load_tensor(out / "emb.pt")["Z"][:3], emb["Z"], rtol=0, atol=0)
-    train_run(str(arrays), str(samples), {**spec, "lr": 1e-2}, "supervised", 0, str(out / "emb.pt"), str(out / "hist.parquet"))
+    train_run(
+        str(arrays), str(samples), {**spec, "lr": 1e-2}, "supervised", 0, str(out / "emb.pt"), str(out / "hist.parquet")
+    )
     assert len(list(out.glob("checkpoint-*.pt"))) == 2
 
 
@@ -140,7 +154,11 @@ def test_stage_trains_resumes_and_restarts_on_a_new_config(tmp_path):
     "spec,run,min_accuracy",
     [
         ({"source": "mnist", "path": "mnist/mnist.npz", "n": 3000}, {"arch": "mlp", "width": 128, "epochs": 4}, 0.85),
-        ({"source": "cifar10", "path": "cifar10_subset/cifar10_subset.npz"}, {"arch": "small_cnn", "width": 16, "epochs": 3}, 0.3),
+        (
+            {"source": "cifar10", "path": "cifar10_subset/cifar10_subset.npz"},
+            {"arch": "small_cnn", "width": 16, "epochs": 3},
+            0.3,
+        ),
     ],
     ids=["mnist", "cifar10_subset"],
 )
@@ -155,7 +173,15 @@ def test_stage_learns_real_datasets_and_tracks_their_entropy(shared_datasets, tm
     prepare_data(spec, str(tmp_path / "samples.parquet"), str(tmp_path / "arrays.pt"))
     epochs = run["epochs"]
     run = {**run, "batch_size": 32, "lr": 0.002, "eval_n": 300}
-    train_run(str(tmp_path / "arrays.pt"), str(tmp_path / "samples.parquet"), run, "supervised", 0, str(tmp_path / "emb.pt"), str(tmp_path / "hist.parquet"))
+    train_run(
+        str(tmp_path / "arrays.pt"),
+        str(tmp_path / "samples.parquet"),
+        run,
+        "supervised",
+        0,
+        str(tmp_path / "emb.pt"),
+        str(tmp_path / "hist.parquet"),
+    )
     hist = io.read_parquet(tmp_path / "hist.parquet")
     assert hist["test_accuracy"].iloc[-1] > min_accuracy
     emb = io.load_tensor(tmp_path / "emb.pt")

@@ -94,7 +94,9 @@ def test_config_refuses_init_std_for_the_mlp():
 
 def test_training_starts_from_the_initialisation_and_none_changes_nothing(digits, tmp_path):
     Xtr, ytr, Xte, yte, Xev = digits
-    res = train_classifier(Xtr, ytr, Xte, yte, Xev, TrainConfig(epochs=0, width=8, seed=1, init_std=0.5), tmp_path / "a.pt")
+    res = train_classifier(
+        Xtr, ytr, Xte, yte, Xev, TrainConfig(epochs=0, width=8, seed=1, init_std=0.5), tmp_path / "a.pt"
+    )
     torch.manual_seed(1)
     ref = build_model("small_cnn", (1, 8, 8), 10, width=8)
     initialise_conv(ref, 0.5, 1)

@@ -57,7 +57,14 @@ def test_whole_dag_writes_every_artifact(tiny_run):
         assert (w / f"results/logs/prepare_data/{d}.log").read_text().strip()
         assert (w / f"results/benchmarks/prepare_data/{d}.tsv").exists()
     for name in TINY["diffusion"]:
-        for f in ("sweep.parquet", "embedding.parquet", "eigenvalues.parquet", "sweep.png", "embedding_3d.png", "summary.html"):
+        for f in (
+            "sweep.parquet",
+            "embedding.parquet",
+            "eigenvalues.parquet",
+            "sweep.png",
+            "embedding_3d.png",
+            "summary.html",
+        ):
             assert (w / "results/diffusion" / name / f).stat().st_size > 0, (name, f)
     assert "digits" in (w / "results/data/overview.html").read_text()
     # Nothing left to do, and no temporary files left behind by the atomic writers.
@@ -166,10 +173,20 @@ def test_changing_curvature_dim_reruns_curvature_and_what_follows(tiny_run, tmp_
 @pytest.mark.parametrize(
     "key,expected",
     [
-        ("n0_curvature", {"geometry_curvature": 1, "geometry_baselines": 1, "geometry_tables": 1, "geometry_figures": 1, "all": 1}),
+        (
+            "n0_curvature",
+            {"geometry_curvature": 1, "geometry_baselines": 1, "geometry_tables": 1, "geometry_figures": 1, "all": 1},
+        ),
         (
             "n0_dimension",
-            {"geometry_dimension": 1, "geometry_curvature": 1, "geometry_baselines": 1, "geometry_tables": 1, "geometry_figures": 1, "all": 1},
+            {
+                "geometry_dimension": 1,
+                "geometry_curvature": 1,
+                "geometry_baselines": 1,
+                "geometry_tables": 1,
+                "geometry_figures": 1,
+                "all": 1,
+            },
         ),
     ],
 )
@@ -181,7 +198,11 @@ def test_changing_a_geometry_n0_reruns_its_stage_and_what_follows(tiny_run, tmp_
 def test_allowed_rules_runs_only_those_rules(tiny_run, tmp_path):
     """A changed dataset makes its whole branch outdated; --allowed-rules runs only the listed rules."""
     work = _variant(tiny_run, tmp_path, lambda c: c["datasets"]["digits"].update(n=250))
-    assert planned_jobs(work, "--allowed-rules", "prepare_data", "data_overview") == {"prepare_data": 1, "data_overview": 1, "all": 1}
+    assert planned_jobs(work, "--allowed-rules", "prepare_data", "data_overview") == {
+        "prepare_data": 1,
+        "data_overview": 1,
+        "all": 1,
+    }
     snakemake(work, "--cores", "2", "--allowed-rules", "prepare_data", "data_overview")
     assert len(io.read_parquet(work / "results/data/digits/samples.parquet")) == 250
     # The rest of the branch is still to do, and a plain run does it.
@@ -202,7 +223,15 @@ def test_geometry_artifacts_hold_the_library_numbers(tiny_run):
     X = io.load_tensor(w / "points.pt").numpy()
     assert X.dtype == np.float64 and X.shape == (400, 3)
     pw = io.read_parquet(w / "pointwise.parquet")
-    assert {"id", "dimension", "scalar_curvature", "gamma_eig1", "gamma_eig3", "boundary", "true_scalar_curvature"} <= set(pw.columns)
+    assert {
+        "id",
+        "dimension",
+        "scalar_curvature",
+        "gamma_eig1",
+        "gamma_eig3",
+        "boundary",
+        "true_scalar_curvature",
+    } <= set(pw.columns)
     dim = estimate_dimension(X, n0=40, mode="parity")
     np.testing.assert_array_equal(pw["dimension"], dim.pointwise)
     curv = estimate_curvature(X, dim.global_dim, n0=30, mode="parity")
@@ -243,9 +272,18 @@ def test_forcerun_and_until_behave_as_documented(tiny_run, tmp_path):
             lambda c: c["datasets"].update(mnist={"source": "mnist", "path": "no/such/mnist.npz"}),
             "datasets.mnist.path: 'no/such/mnist.npz' does not exist",
         ),
-        (lambda c: c["diffusion"]["digits"].update(dataset="digitz"), "diffusion.digits.dataset: 'digitz' is not a dataset"),
-        (lambda c: c["geometry"]["torus"].update(diffusion="digits"), "geometry.torus: give exactly one of dataset or diffusion"),
-        (lambda c: c["geometry"]["torus"].update(curvature_dim="most"), "geometry.torus.curvature_dim: 'most' is not one of"),
+        (
+            lambda c: c["diffusion"]["digits"].update(dataset="digitz"),
+            "diffusion.digits.dataset: 'digitz' is not a dataset",
+        ),
+        (
+            lambda c: c["geometry"]["torus"].update(diffusion="digits"),
+            "geometry.torus: give exactly one of dataset or diffusion",
+        ),
+        (
+            lambda c: c["geometry"]["torus"].update(curvature_dim="most"),
+            "geometry.torus.curvature_dim: 'most' is not one of",
+        ),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, change, expected):
@@ -265,7 +303,12 @@ def test_lint_reports_only_the_environment_suggestion(repo_root):
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint"], cwd=repo_root, capture_output=True, text=True, timeout=300, env=local_env()
+        [sys.executable, "-m", "snakemake", "--lint"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=local_env(),
     )
     out = proc.stdout + proc.stderr
     lints = [line.strip() for line in out.splitlines() if line.strip().startswith("* ")]

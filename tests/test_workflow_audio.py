@@ -58,7 +58,11 @@ def test_layer_table_equals_the_library_on_the_trained_networks(audio_run):
         model, _ = load_network(str(base / ("gan" if network == "qnet" else "reference") / "model.pt"), network)
         acts = averaged_activations(model, arrays[test[:2]], LAYER_NAMES)
         for layer in ("conv1", "conv5"):
-            got = table[(table["token"] == samples["id"].iloc[test[1]]) & (table["layer"] == layer)].sort_values("sample")["value"].to_numpy()
+            got = (
+                table[(table["token"] == samples["id"].iloc[test[1]]) & (table["layer"] == layer)]
+                .sort_values("sample")["value"]
+                .to_numpy()
+            )
             np.testing.assert_allclose(got, acts.values[layer][1], rtol=1e-5, atol=1e-7)
         assert (base / f"layers/{network}.png").stat().st_size > 20_000
 
@@ -66,7 +70,10 @@ def test_layer_table_equals_the_library_on_the_trained_networks(audio_run):
 def test_gan_outputs_accuracy_confusion_and_samples(audio_run):
     base = audio_run / "results/audio/words/gan"
     history = io.read_parquet(base / "history.parquet")
-    assert list(history["step"]) == list(range(1, 7)) and np.isfinite(history[["d_loss", "g_loss", "q_loss"]].to_numpy()).all()
+    assert (
+        list(history["step"]) == list(range(1, 7))
+        and np.isfinite(history[["d_loss", "g_loss", "q_loss"]].to_numpy()).all()
+    )
     acc = io.read_parquet(base / "q_accuracy.parquet")
     # The accuracy is the share of held-out tokens whose code maps to their word.
     assert acc["accuracy"].iloc[0] == pytest.approx(acc["correct"].sum() / acc["tokens"].sum())
@@ -86,7 +93,10 @@ def test_gamm_tables_of_every_engine_and_analysis(audio_run):
     base = audio_run / "results/audio/words/gamm"
     for network in ("qnet", "reference"):
         words = pd.read_csv(base / network / "words.csv")
-        assert list(words.columns) == ["layer", "token", "word", "time", "value"] and words.groupby(["layer", "token"]).size().eq(32).all()
+        assert (
+            list(words.columns) == ["layer", "token", "word", "time", "value"]
+            and words.groupby(["layer", "token"]).size().eq(32).all()
+        )
         sounds = pd.read_csv(base / network / "sounds.csv")
         assert set(sounds["sound"]) == {"s", "ʃ"} and set(sounds["layer"]) == {"conv1", "conv2", "conv3", "conv4"}
         for analysis, layers in (("words", 5), ("sounds", 4)):

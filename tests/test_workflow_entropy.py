@@ -40,13 +40,24 @@ TINY = {
     },
     "entropy_init": {
         "digits": {
-            "dataset": "digits", "init_stds": [0.01, 1.0], "seeds": [0], "epochs": 2, "batch_size": 32, "width": 8, "eval_n": 60,
+            "dataset": "digits",
+            "init_stds": [0.01, 1.0],
+            "seeds": [0],
+            "epochs": 2,
+            "batch_size": 32,
+            "width": 8,
+            "eval_n": 60,
             "entropy": {"n_repetitions": 2},
         }
     },
     "entropy_zoo": {
         "digits": {
-            "dataset": "digits", "archs": ["mlp", "small_cnn"], "widths": [8], "epochs": [0, 2], "batch_size": 32, "eval_n": 60,
+            "dataset": "digits",
+            "archs": ["mlp", "small_cnn"],
+            "widths": [8],
+            "epochs": [0, 2],
+            "batch_size": 32,
+            "eval_n": 60,
             "external": [{"name": "tv", "arch": "resnet18", "state_dict": "resnet18_digits.pt"}],
             "entropy": {"n_repetitions": 2, "n_clusters": 4},
         }
@@ -91,7 +102,22 @@ def _variant(run, tmp_path, change, section="training"):
 
 def test_trajectory_has_every_run_epoch_and_column(entropy_run):
     table = io.read_parquet(entropy_run / "results/entropy/digits/trajectory.parquet")
-    for col in ("model", "dataset", "mode", "seed", "epoch", "accuracy", "dse", "dsmi_zy", "dsmi_zx", "cse", "csmi_zy", "csmi_zx", "sigma", "t"):
+    for col in (
+        "model",
+        "dataset",
+        "mode",
+        "seed",
+        "epoch",
+        "accuracy",
+        "dse",
+        "dsmi_zy",
+        "dsmi_zx",
+        "cse",
+        "csmi_zy",
+        "csmi_zx",
+        "sigma",
+        "t",
+    ):
         assert col in table.columns, col
     assert sorted(set(zip(table["mode"], table["seed"], strict=True))) == sorted(RUNS)
     assert sorted(table["epoch"].unique()) == [0, 1, 2]
@@ -104,7 +130,11 @@ def test_trajectory_has_every_run_epoch_and_column(entropy_run):
 def test_trajectory_numbers_equal_the_library_on_the_saved_embeddings(entropy_run):
     """Cached spectra + t give exactly what the direct estimators give on the embeddings."""
     w = entropy_run
-    table = io.read_parquet(w / "results/entropy/digits/trajectory.parquet").set_index(["mode", "seed", "epoch"]).sort_index()
+    table = (
+        io.read_parquet(w / "results/entropy/digits/trajectory.parquet")
+        .set_index(["mode", "seed", "epoch"])
+        .sort_index()
+    )
     x_groups = io.read_parquet(w / "results/entropy/digits/x_groups.parquet")["x_group"].to_numpy()
     for mode, seed in RUNS:
         emb = io.load_tensor(w / f"results/training/digits/{mode}/seed{seed}/embeddings.pt")
@@ -162,12 +192,24 @@ def test_changing_sigma_recomputes_the_spectra_but_trains_nothing(entropy_run, t
 
 def test_adding_a_seed_trains_only_the_new_runs(entropy_run, tmp_path):
     work = _variant(entropy_run, tmp_path, lambda e: e.update(seeds=[0, 5]))
-    assert planned_jobs(work) == {"train_classifier": 3, "entropy_spectra": 3, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+    assert planned_jobs(work) == {
+        "train_classifier": 3,
+        "entropy_spectra": 3,
+        "entropy_trajectory": 1,
+        "entropy_figure": 1,
+        "all": 1,
+    }
 
 
 def test_contrastive_settings_rerun_only_the_contrastive_runs(entropy_run, tmp_path):
     work = _variant(entropy_run, tmp_path, lambda e: e.update(contrastive={"temperature": 0.2}))
-    assert planned_jobs(work) == {"train_classifier": 1, "entropy_spectra": 1, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+    assert planned_jobs(work) == {
+        "train_classifier": 1,
+        "entropy_spectra": 1,
+        "entropy_trajectory": 1,
+        "entropy_figure": 1,
+        "all": 1,
+    }
 
 
 def test_contrastive_run_is_simclr_with_a_linear_probe(entropy_run):
@@ -181,13 +223,24 @@ def test_contrastive_run_is_simclr_with_a_linear_probe(entropy_run):
 def test_changing_the_evaluation_subset_reclusters_and_retrains(entropy_run, tmp_path):
     work = _variant(entropy_run, tmp_path, lambda e: e.update(eval_n=50))
     assert planned_jobs(work) == {
-        "train_classifier": 3, "entropy_input_groups": 1, "entropy_spectra": 3, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1,
+        "train_classifier": 3,
+        "entropy_input_groups": 1,
+        "entropy_spectra": 3,
+        "entropy_trajectory": 1,
+        "entropy_figure": 1,
+        "all": 1,
     }
 
 
 def test_more_epochs_continue_from_the_checkpoint(entropy_run, tmp_path):
     work = _variant(entropy_run, tmp_path, lambda e: e.update(epochs=3))
-    assert planned_jobs(work) == {"train_classifier": 3, "entropy_spectra": 3, "entropy_trajectory": 1, "entropy_figure": 1, "all": 1}
+    assert planned_jobs(work) == {
+        "train_classifier": 3,
+        "entropy_spectra": 3,
+        "entropy_trajectory": 1,
+        "entropy_figure": 1,
+        "all": 1,
+    }
     before = io.load_tensor(work / "results/training/digits/supervised/seed0/embeddings.pt")["Z"]
     snakemake(work, "--cores", "2")
     log = (work / "results/logs/train_classifier/digits/supervised/seed0.log").read_text()
@@ -203,13 +256,21 @@ def test_toy_tables_are_the_library_sweeps_with_the_configured_grids(entropy_run
     from repgeo.entropy import toys
 
     w = entropy_run / "results/entropy_toys"
-    for toy, sweep in (("dimension", toys.dimension_sweep), ("spd", toys.spd_identity_sweep), ("tree", toys.tree_corruption_sweep)):
+    for toy, sweep in (
+        ("dimension", toys.dimension_sweep),
+        ("spd", toys.spd_identity_sweep),
+        ("tree", toys.tree_corruption_sweep),
+    ):
         table = io.read_parquet(w / f"{toy}.parquet")
         expected = sweep(**TINY["entropy_toys"][toy])
-        pd.testing.assert_frame_equal(table.reset_index(drop=True), expected.reset_index(drop=True), check_exact=False, rtol=1e-12)
+        pd.testing.assert_frame_equal(
+            table.reset_index(drop=True), expected.reset_index(drop=True), check_exact=False, rtol=1e-12
+        )
         assert (w / f"{toy}.png").stat().st_size > 10_000
     runtime = io.read_parquet(w / "runtime.parquet")
-    assert sorted(zip(runtime["method"], runtime["n"], strict=True)) == sorted((m, n) for m in ("float64", "float32", "cse") for n in (200, 400))
+    assert sorted(zip(runtime["method"], runtime["n"], strict=True)) == sorted(
+        (m, n) for m in ("float64", "float32", "cse") for n in (200, 400)
+    )
     assert (runtime["seconds"] > 0).all()
     # DSE rises with the intrinsic dimension (the paper's Figure 2) in the workflow's table too.
     dim = io.read_parquet(w / "dimension.parquet")

@@ -25,7 +25,13 @@ TINY = {
             "width": 32,
             "epochs": 4,
             "eval_every": 2,
-            "evaluation": {"n_generated": 300, "kid_subsets": 5, "kid_subset_size": 100, "cw_subset_size": 200, "cw_repeats": 2},
+            "evaluation": {
+                "n_generated": 300,
+                "kid_subsets": 5,
+                "kid_subset_size": 100,
+                "cw_subset_size": 200,
+                "cw_repeats": 2,
+            },
             "feature_net": {"arch": "mlp", "width": 32, "hidden": 1, "epochs": 3},
             "sheets": {"rows": 4, "columns": 5},
         }

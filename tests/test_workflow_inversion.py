@@ -16,7 +16,14 @@ pytestmark = pytest.mark.workflow
 TINY = {
     "threads": {"data": 1, "training": 1, "entropy": 1, "plot": 1},
     "datasets": {
-        "rgb": {"source": "natural_images", "mode": "patches", "grayscale": False, "patch_size": 16, "n": 600, "images": ["astronaut", "coffee", "chelsea"]}
+        "rgb": {
+            "source": "natural_images",
+            "mode": "patches",
+            "grayscale": False,
+            "patch_size": 16,
+            "n": 600,
+            "images": ["astronaut", "coffee", "chelsea"],
+        }
     },
     "inversion": {
         "tiny": {
@@ -27,8 +34,20 @@ TINY = {
             "training": {"epochs": 2, "batch_size": 64, "optimiser": "adam", "lr": 0.001, "weight_decay": 0.0},
             "statistics": {"n_images": 100, "channels": 2},
             "inverters": {"epochs": 6, "lr": 0.003, "regimes": ["separate", "end_to_end"], "n_show": 4},
-            "priors": {"patch_size": 4, "n_patches": 2000, "steps": 150, "experts": ["ica"], "feature_layers": ["pool1"]},
-            "preimage": {"n_images": 2, "search_images": 1, "methods": ["tv", "ica", "ica_features"], "iterations": [60, 10], "weight_grid": [0.01, 1.0]},
+            "priors": {
+                "patch_size": 4,
+                "n_patches": 2000,
+                "steps": 150,
+                "experts": ["ica"],
+                "feature_layers": ["pool1"],
+            },
+            "preimage": {
+                "n_images": 2,
+                "search_images": 1,
+                "methods": ["tv", "ica", "ica_features"],
+                "iterations": [60, 10],
+                "weight_grid": [0.01, 1.0],
+            },
         }
     },
 }
@@ -65,13 +84,18 @@ def test_network_statistics_and_priors_equal_the_library(inv_run):
     assert set(sparsity["layer"]) == {"pool1"} and len(sparsity) == 8 + 1
     prior = io.load_tensor(base / "priors/ica.pt")
     assert prior["patch_size"] == 4 and prior["channels"] == 3
-    assert io.read_parquet(base / "priors/ica_history.parquet")["loss"].iloc[-1] < io.read_parquet(base / "priors/ica_history.parquet")["loss"].iloc[0]
+    assert (
+        io.read_parquet(base / "priors/ica_history.parquet")["loss"].iloc[-1]
+        < io.read_parquet(base / "priors/ica_history.parquet")["loss"].iloc[0]
+    )
 
 
 def test_inverters_beat_the_mean_image_and_tables_hold_every_method(inv_run):
     base = inv_run / "results/inversion/tiny"
     inv = io.read_parquet(base / "inverters.parquet")
-    assert set(zip(inv["regime"], inv["layer"], strict=True)) == {(r, layer) for r in ("separate", "end_to_end") for layer in ("pool1", "pool2")}
+    assert set(zip(inv["regime"], inv["layer"], strict=True)) == {
+        (r, layer) for r in ("separate", "end_to_end") for layer in ("pool1", "pool2")
+    }
     means = inv.groupby(["regime", "layer"])[["mse", "baseline_mse"]].mean()
     assert (means["mse"] < means["baseline_mse"]).all(), means
     table = io.read_parquet(base / "comparison.parquet")

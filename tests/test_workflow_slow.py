@@ -33,8 +33,15 @@ def test_default_run_and_report(tmp_path):
     assert last.loc["supervised", "accuracy"] > 0.9 and last.loc["random_labels", "accuracy"] < 0.25
     assert last.loc["supervised", "dse"] > last.loc["random_labels", "dse"] + 1.0
     assert last.loc["supervised", "dsmi_zy"] > last.loc["random_labels", "dsmi_zy"] + 1.0
-    for fig in ("entropy/digits/trajectory.png", "entropy_init/digits/initialisation.png", "entropy_zoo/digits/zoo.png",
-                "entropy_toys/dimension.png", "entropy_toys/spd.png", "entropy_toys/tree.png", "entropy_toys/runtime.png"):
+    for fig in (
+        "entropy/digits/trajectory.png",
+        "entropy_init/digits/initialisation.png",
+        "entropy_zoo/digits/zoo.png",
+        "entropy_toys/dimension.png",
+        "entropy_toys/spd.png",
+        "entropy_toys/tree.png",
+        "entropy_toys/runtime.png",
+    ):
         assert (tmp_path / "results" / fig).stat().st_size > 10_000, fig
         assert fig.rsplit("/", 1)[1] in html
     # Generative branch (issue 7 acceptance): all seven models on digits, Table 1 and curves in the
@@ -47,7 +54,9 @@ def test_default_run_and_report(tmp_path):
     for fig in ("curves.png", "reconstructions.png", "samples.png", "interpolations.png"):
         assert (tmp_path / "results/generative/digits" / fig).stat().st_size > 20_000, fig
         assert fig in html
-    assert "table.html" in html and all(m in (tmp_path / "results/generative/digits/table.html").read_text() for m in table.index)
+    assert "table.html" in html and all(
+        m in (tmp_path / "results/generative/digits/table.html").read_text() for m in table.index
+    )
     # Inversion branch (issue 8 acceptance): vgg_small on the skimage photographs, inverted from
     # pool1 and pool2; the learned ICA prior beats TV at pool1 (measured SSIM 0.75 against 0.66) and
     # every inverter beats the mean image.
@@ -102,7 +111,11 @@ def test_default_run_is_deterministic(tmp_path):
         snakemake(work, "--cores", "2", timeout=1800)
         runs.append(work)
     compared, problems = compare_results(*runs, rtol=0, atol=0)
-    unexpected = [p for p in problems if not any(fnmatch.fnmatch(p.split(":")[0].split("[")[0], pattern) for pattern in NONDETERMINISTIC)]
+    unexpected = [
+        p
+        for p in problems
+        if not any(fnmatch.fnmatch(p.split(":")[0].split("[")[0], pattern) for pattern in NONDETERMINISTIC)
+    ]
     assert not unexpected, "\n".join(unexpected)
     assert len(compared) > 80
     runtime = [io.read_parquet(r / "results/entropy_toys/runtime.parquet") for r in runs]

@@ -31,7 +31,12 @@ def local_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         tmp.write_text("#!/bin/sh\nexit 1\n")
         tmp.chmod(0o755)
         tmp.replace(tool)
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}", **(extra or {})}
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}",
+        **(extra or {}),
+    }
 
 
 def write_config(workdir: Path, config: dict) -> Path:
@@ -69,7 +74,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
     ]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=local_env())
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
     return proc
 
 
@@ -129,9 +136,16 @@ def _differences(a, b, where: str, rtol: float, atol: float) -> list[str]:
         if x.shape != y.shape or not np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True):
             return [f"{where}: arrays differ (shapes {x.shape}, {y.shape})"]
         return []
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and all(isinstance(v, (int, float)) for v in (*a, *b)):
+    if (
+        isinstance(a, (list, tuple))
+        and isinstance(b, (list, tuple))
+        and len(a) == len(b)
+        and all(isinstance(v, (int, float)) for v in (*a, *b))
+    ):
         # Numeric lists (histories in checkpoints) as numbers: NaN (epoch 0's loss) equals NaN.
-        if not np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=rtol, atol=atol, equal_nan=True):
+        if not np.allclose(
+            np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=rtol, atol=atol, equal_nan=True
+        ):
             return [f"{where}: values differ"]
         return []
     return [] if a == b else [f"{where}: values differ"]

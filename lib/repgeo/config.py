@@ -84,7 +84,9 @@ def _mapping_or_error(data: Any, path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError([f"{path}: the top level is a {type(data).__name__}, expected keys such as datasets:"], "config file")
+        raise ConfigError(
+            [f"{path}: the top level is a {type(data).__name__}, expected keys such as datasets:"], "config file"
+        )
     return data
 
 
@@ -246,7 +248,9 @@ def _describe(e: ValidationError) -> str:
         options = []
         for c in e.context or []:
             if c.validator == "type":
-                options.append(c.validator_value if isinstance(c.validator_value, str) else " or ".join(c.validator_value))
+                options.append(
+                    c.validator_value if isinstance(c.validator_value, str) else " or ".join(c.validator_value)
+                )
             elif c.validator == "const":
                 options.append(repr(c.validator_value))
         expected = " or ".join(dict.fromkeys(options)) or "a valid value"
@@ -266,7 +270,16 @@ _PATH_KINDS = {
 
 
 AUDIO_SOURCES = ("spoken_words", "fsdd", "timit")
-IMAGE_SOURCES = ("sklearn_digits", "lfw_faces", "natural_images", "mnist", "cifar10", "olivetti", "image_folder", "celeba")
+IMAGE_SOURCES = (
+    "sklearn_digits",
+    "lfw_faces",
+    "natural_images",
+    "mnist",
+    "cifar10",
+    "olivetti",
+    "image_folder",
+    "celeba",
+)
 
 
 def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
@@ -287,13 +300,17 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
             elif spec.get("source") == "celeba" and p.is_dir():
                 for need in ("img_align_celeba", "list_attr_celeba.txt"):
                     if not (p / need).exists():
-                        problems.append(f"datasets.{name}.path: {spec['path']!r} has no {need} (CelebA layout expected)")
+                        problems.append(
+                            f"datasets.{name}.path: {spec['path']!r} has no {need} (CelebA layout expected)"
+                        )
     for name, spec in config.get("geometry", {}).items():
         sources = [k for k in ("dataset", "diffusion") if k in spec]
         if len(sources) != 1:
             problems.append(f"geometry.{name}: give exactly one of dataset or diffusion (found {sources or 'neither'})")
         elif "dataset" in spec and spec["dataset"] not in datasets:
-            problems.append(f"geometry.{name}.dataset: {spec['dataset']!r} is not a dataset of this config; defined: {', '.join(sorted(datasets))}")
+            problems.append(
+                f"geometry.{name}.dataset: {spec['dataset']!r} is not a dataset of this config; defined: {', '.join(sorted(datasets))}"
+            )
         elif "diffusion" in spec and spec["diffusion"] not in config.get("diffusion", {}):
             problems.append(
                 f"geometry.{name}.diffusion: {spec['diffusion']!r} is not a diffusion run of this config; "
@@ -314,14 +331,20 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
     for name, spec in config.get("audio", {}).items():
         source = datasets.get(spec.get("dataset"), {}).get("source")
         if source is not None and source not in AUDIO_SOURCES:
-            problems.append(f"audio.{name}.dataset: {spec['dataset']!r} is a {source} dataset; the audio branch needs one of sources {', '.join(AUDIO_SOURCES)}")
+            problems.append(
+                f"audio.{name}.dataset: {spec['dataset']!r} is a {source} dataset; the audio branch needs one of sources {', '.join(AUDIO_SOURCES)}"
+            )
     for name, spec in config.get("generative", {}).items():
         source = datasets.get(spec.get("dataset"), {}).get("source")
         if source is not None and source not in IMAGE_SOURCES:
-            problems.append(f"generative.{name}.dataset: {spec['dataset']!r} is a {source} dataset; the generative branch needs images, one of sources {', '.join(IMAGE_SOURCES)}")
+            problems.append(
+                f"generative.{name}.dataset: {spec['dataset']!r} is a {source} dataset; the generative branch needs images, one of sources {', '.join(IMAGE_SOURCES)}"
+            )
         weights = spec.get("evaluation", {}).get("inception_weights")
         if weights and not (Path(base) / weights).is_file():
-            problems.append(f"generative.{name}.evaluation.inception_weights: {weights!r} is not a file; give a torchvision inception_v3 state-dict file or null")
+            problems.append(
+                f"generative.{name}.evaluation.inception_weights: {weights!r} is not a file; give a torchvision inception_v3 state-dict file or null"
+            )
     problems += _inversion_problems(config, datasets, base)
     for section in ("diffusion", "training", "entropy_init", "entropy_zoo", "audio", "generative", "inversion"):
         for name, spec in config.get(section, {}).items():
@@ -393,7 +416,10 @@ def column_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[s
         # embedding.parquet: id, the diffusion coordinates dc1..dck, then the dataset's columns.
         coords = [f"dc{j + 1}" for j in range(int(spec.get("n_components", 5)))]
         if color is not None and cols is not None and color not in cols and color not in coords:
-            problems.append(_unknown_column(f"diffusion.{name}.color_by", color, cols, spec["dataset"], coords) + "; set color_by to one of them or null")
+            problems.append(
+                _unknown_column(f"diffusion.{name}.color_by", color, cols, spec["dataset"], coords)
+                + "; set color_by to one of them or null"
+            )
     for name, spec in config.get("geometry", {}).items():
         where = f"geometry.{name}"
         if "diffusion" in spec:
@@ -414,7 +440,10 @@ def column_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[s
         own = [c for c in _GEOMETRY_OWN_COLUMNS if c not in cols]
         color = spec.get("color_by")
         if color is not None and color not in cols and color not in own:
-            problems.append(_unknown_column(f"{where}.color_by", color, cols, dataset, own) + "; set color_by to one of them or null")
+            problems.append(
+                _unknown_column(f"{where}.color_by", color, cols, dataset, own)
+                + "; set color_by to one of them or null"
+            )
         attributes = spec.get("attributes")
         if isinstance(attributes, list):
             unknown = [a for a in attributes if a not in cols and a not in own]
@@ -445,16 +474,24 @@ def column_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[s
             where = f"{section}.{name}.{'.'.join(path)}"
             integer = [c for c, k in cols.items() if k in ("integer", "boolean")]
             if value not in cols:
-                problems.append(_unknown_column(where, value, cols, spec["dataset"]) + f"; set it to an integer or boolean class column, e.g. {', '.join(integer) or 'none in this dataset'}")
+                problems.append(
+                    _unknown_column(where, value, cols, spec["dataset"])
+                    + f"; set it to an integer or boolean class column, e.g. {', '.join(integer) or 'none in this dataset'}"
+                )
             elif cols[value] not in ("integer", "boolean"):
-                problems.append(f"{where}: column {value!r} of dataset {spec['dataset']!r} holds {cols[value]} values, not integer class labels; choose one of {', '.join(integer) or 'none'}")
+                problems.append(
+                    f"{where}: column {value!r} of dataset {spec['dataset']!r} holds {cols[value]} values, not integer class labels; choose one of {', '.join(integer) or 'none'}"
+                )
     for name, spec in config.get("audio", {}).items():
         cols = _columns_of(config, spec.get("dataset"), base)
         if cols is None:
             continue
         label = spec.get("label", "word")
         if label not in cols:
-            problems.append(_unknown_column(f"audio.{name}.label", label, cols, spec["dataset"]) + "; set label to the column naming each token's word (fsdd: digit)")
+            problems.append(
+                _unknown_column(f"audio.{name}.label", label, cols, spec["dataset"])
+                + "; set label to the column naming each token's word (fsdd: digit)"
+            )
         contrast = spec.get("contrast") or {}
         missing = [c for c in _AUDIO_CONTRAST_COLUMNS if c not in cols]
         if contrast.get("enabled", True) and missing:
@@ -493,8 +530,14 @@ def size_problems(config: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     datasets = config.get("datasets", {})
     for name, spec in datasets.items():
-        if isinstance(spec, Mapping) and spec.get("source") == "sklearn_digits" and (spec.get("n") or 0) > SKLEARN_DIGITS_N:
-            problems.append(f"datasets.{name}.n: {spec['n']} digits requested but sklearn_digits has {SKLEARN_DIGITS_N}; lower n, or set it to null for all")
+        if (
+            isinstance(spec, Mapping)
+            and spec.get("source") == "sklearn_digits"
+            and (spec.get("n") or 0) > SKLEARN_DIGITS_N
+        ):
+            problems.append(
+                f"datasets.{name}.n: {spec['n']} digits requested but sklearn_digits has {SKLEARN_DIGITS_N}; lower n, or set it to null for all"
+            )
     for section in ("diffusion", "geometry"):
         for name, spec in config.get(section, {}).items():
             ds = datasets.get(spec.get("dataset"))
@@ -516,7 +559,9 @@ def size_problems(config: Mapping[str, Any]) -> list[str]:
         k = int(spec.get("n_components", 5))
         if k > most:
             fix = f"lower n_components to at most {most} or use more points" if most >= 1 else "use more points"
-            problems.append(f"diffusion.{name}.n_components: {k} coordinates, but {points} points ({how}) give at most {max(most, 0)}; {fix}")
+            problems.append(
+                f"diffusion.{name}.n_components: {k} coordinates, but {points} points ({how}) give at most {max(most, 0)}; {fix}"
+            )
     for name, spec in config.get("geometry", {}).items():
         points, how = _points(config, "geometry", name)
         if points is None:
@@ -572,12 +617,18 @@ def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], 
         arch = spec.get("arch", "vgg_small")
         source = datasets.get(spec.get("dataset"), {}).get("source")
         if source is not None and source not in IMAGE_SOURCES:
-            problems.append(f"{where}.dataset: {spec['dataset']!r} is a {source} dataset; the inversion branch needs images, one of sources {', '.join(IMAGE_SOURCES)}")
+            problems.append(
+                f"{where}.dataset: {spec['dataset']!r} is a {source} dataset; the inversion branch needs images, one of sources {', '.join(IMAGE_SOURCES)}"
+            )
         weights = spec.get("weights")
         if weights and arch not in TORCHVISION_ARCHITECTURES:
-            problems.append(f"{where}.weights: torchvision weights exist only for {', '.join(TORCHVISION_ARCHITECTURES)}, not {arch}; remove weights or change arch")
+            problems.append(
+                f"{where}.weights: torchvision weights exist only for {', '.join(TORCHVISION_ARCHITECTURES)}, not {arch}; remove weights or change arch"
+            )
         elif weights and not (Path(base) / weights).is_file():
-            problems.append(f"{where}.weights: {weights!r} is not a file; give a torchvision {arch} state-dict file or null")
+            problems.append(
+                f"{where}.weights: {weights!r} is not a file; give a torchvision {arch} state-dict file or null"
+            )
         if spec.get("width") is not None and arch != "vgg_small":
             problems.append(f"{where}.width: only vgg_small has a width; {arch} is torchvision's, set width: null")
         if spec.get("lrn") and arch != "alexnet":
@@ -587,20 +638,30 @@ def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], 
         unknown = [layer for layer in asked if layer not in names]
         if unknown:
             problems.append(f"{where}.layers: {unknown} are not layers of {arch}; valid names: {', '.join(names)}")
-        beyond = [layer for layer in spec.get("layers", []) if layer in names and names.index(layer) >= names.index("fc6")]
+        beyond = [
+            layer for layer in spec.get("layers", []) if layer in names and names.index(layer) >= names.index("fc6")
+        ]
         if beyond:
-            problems.append(f"{where}.layers: {beyond} are fully connected; the inverters and feature-map statistics need maps, choose layers up to pool5")
+            problems.append(
+                f"{where}.layers: {beyond} are fully connected; the inverters and feature-map statistics need maps, choose layers up to pool5"
+            )
         experts = set(spec.get("priors", {}).get("experts", ["ica", "student_t"]))
         methods = spec.get("preimage", {}).get("methods", [])
         missing = [m for m in methods if m != "tv" and m.removesuffix("_features") not in experts]
         if missing:
-            problems.append(f"{where}.preimage.methods: {missing} use learned priors that priors.experts does not train; add them to priors.experts")
+            problems.append(
+                f"{where}.preimage.methods: {missing} use learned priors that priors.experts does not train; add them to priors.experts"
+            )
         if any(m.endswith("_features") for m in methods) and not spec.get("priors", {}).get("feature_layers"):
-            problems.append(f"{where}.preimage.methods: the *_features methods need feature-map priors; list layers in priors.feature_layers")
+            problems.append(
+                f"{where}.preimage.methods: the *_features methods need feature-map priors; list layers in priors.feature_layers"
+            )
     return problems
 
 
-def check_config(config: Mapping[str, Any], schema_path: str | Path | Mapping[str, Any], base: str | Path = ".") -> dict[str, Any]:
+def check_config(
+    config: Mapping[str, Any], schema_path: str | Path | Mapping[str, Any], base: str | Path = "."
+) -> dict[str, Any]:
     """Validate, fill defaults and check references; raise :class:`ConfigError` on any problem.
 
     ``schema_path``: the schema file, or the schema already loaded by :func:`load_schema`.
@@ -634,7 +695,10 @@ def main(argv: list[str] | None = None) -> int:
     # The schema lives in the workflow, next to lib/ (the package is installed from the checkout).
     schema = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
     if not schema.is_file():
-        print(f"the workflow's schema {schema} is missing; run this from a repgeo checkout's virtual environment", file=sys.stderr)
+        print(
+            f"the workflow's schema {schema} is missing; run this from a repgeo checkout's virtual environment",
+            file=sys.stderr,
+        )
         return 2
     config: dict[str, Any] = {}
     try:

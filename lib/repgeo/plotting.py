@@ -42,7 +42,11 @@ def plot_sweep(table: pd.DataFrame, title: str, n: int) -> plt.Figure:
 
 
 def plot_embedding(
-    coords: np.ndarray, values: pd.Series | None, color_name: str | None, title: str, axis_labels: tuple[str, ...] = ("dc1", "dc2", "dc3")
+    coords: np.ndarray,
+    values: pd.Series | None,
+    color_name: str | None,
+    title: str,
+    axis_labels: tuple[str, ...] = ("dc1", "dc2", "dc3"),
 ) -> plt.Figure:
     """3-D scatter of the first three coordinates (2-D when there are fewer)."""
     k = coords.shape[1]
@@ -86,7 +90,16 @@ def plot_attribute_effects(tests: pd.DataFrame, title: str) -> plt.Figure:
     err = np.vstack([t["mean_difference"] - t["ci_low"], t["ci_high"] - t["mean_difference"]])
     for mask, colour, label in ((sig, "C3", "q < 0.05"), (~sig, "0.5", "not significant")):
         if mask.any():
-            ax.errorbar(t["mean_difference"][mask], y[mask], xerr=err[:, mask], fmt="o", color=colour, ms=4, capsize=2, label=label)
+            ax.errorbar(
+                t["mean_difference"][mask],
+                y[mask],
+                xerr=err[:, mask],
+                fmt="o",
+                color=colour,
+                ms=4,
+                capsize=2,
+                label=label,
+            )
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_yticks(y, t["attribute"], fontsize=7)
     ax.set_xlabel("mean curvature with attribute - without (95 % bootstrap CI)")

@@ -114,9 +114,7 @@ def resolve_device(spec: str = "auto") -> str:
     if spec == "auto":
         return "cuda" if available else "cpu"
     if not available:
-        raise RuntimeError(
-            f"device {spec!r} was requested but torch sees no CUDA GPU; set device: auto or cpu"
-        )
+        raise RuntimeError(f"device {spec!r} was requested but torch sees no CUDA GPU; set device: auto or cpu")
     return spec
 
 
@@ -251,7 +249,12 @@ def job(log_path: str | os.PathLike | None, threads: int = 1, name: str = "repge
     except BaseException:
         logger.exception("%s: failed after %.1f s", name, time.perf_counter() - start)
         if attempt_log is not None:
-            logger.info("%s: this attempt's log is kept as %s (a rerun starts a new %s)", name, attempt_log.name, Path(log_path).name)
+            logger.info(
+                "%s: this attempt's log is kept as %s (a rerun starts a new %s)",
+                name,
+                attempt_log.name,
+                Path(log_path).name,
+            )
         raise
     else:
         logger.info("%s: done in %.1f s", name, time.perf_counter() - start)

@@ -99,7 +99,9 @@ class _Engine:
 
     def synthesize(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int) -> Utterance:
         if self.lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
-            raise ValueError(f"espeak-ng has no voice {voice!r}; use e.g. 'en-us', 'en' (British), 'en-029' or 'en-us+m3' (language+variant)")
+            raise ValueError(
+                f"espeak-ng has no voice {voice!r}; use e.g. 'en-us', 'en' (British), 'en-029' or 'en-us+m3' (language+variant)"
+            )
         for param, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch), (_PARAM_RANGE, pitch_range)):
             self.lib.espeak_SetParameter(param, int(value), 0)
         self._chunks, self._events = [], []
@@ -157,7 +159,9 @@ def synthesize_batch(requests: list[tuple[str, str, int, int, int]]) -> list[Utt
         out = Path(tmp) / "batch.npz"
         proc = subprocess.run(
             [sys.executable, "-m", "repgeo.audio.espeak", str(out)],
-            input=json.dumps([list(r) for r in requests]), capture_output=True, text=True,
+            input=json.dumps([list(r) for r in requests]),
+            capture_output=True,
+            text=True,
         )
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]

@@ -65,7 +65,9 @@ def code_assignment(predicted_codes: Sequence[int] | np.ndarray, words: Sequence
     confusion = pd.crosstab(pd.Series(labels, name="word"), pd.Series(assigned, name="assigned"))
     columns = word_levels + ([UNASSIGNED] if (assigned == UNASSIGNED).any() else [])
     confusion = confusion.reindex(index=word_levels, columns=columns, fill_value=0)
-    return Assignment(mapping=mapping, accuracy=float(np.mean(assigned == labels)), confusion=confusion, contingency=table)
+    return Assignment(
+        mapping=mapping, accuracy=float(np.mean(assigned == labels)), confusion=confusion, contingency=table
+    )
 
 
 @torch.no_grad()
@@ -105,7 +107,9 @@ def _label(code: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", str(code))
 
 
-def write_wavs(audio_by_code: Mapping[Any, Any], directory: str | Path, sample_rate: int, subtype: str = "PCM_16") -> list[Path]:
+def write_wavs(
+    audio_by_code: Mapping[Any, Any], directory: str | Path, sample_rate: int, subtype: str = "PCM_16"
+) -> list[Path]:
     """Write every example as ``code{code}_{i:03d}.wav`` in ``directory`` (soundfile), atomically.
 
     Each file is written under a temporary name and renamed into place. PCM subtypes get the audio
@@ -144,7 +148,9 @@ def spectrogram_sheet(
     rows = {code: _examples(a)[:max_examples] for code, a in audio_by_code.items()}
     if not rows or any(len(a) == 0 for a in rows.values()) or max_examples < 1:
         raise ValueError("spectrogram_sheet needs at least one example per code and max_examples >= 1")
-    mel = torchaudio.transforms.MelSpectrogram(sample_rate=int(sample_rate), n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
+    mel = torchaudio.transforms.MelSpectrogram(
+        sample_rate=int(sample_rate), n_fft=n_fft, hop_length=hop_length, n_mels=n_mels
+    )
     to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=top_db)
     n_cols = max(len(a) for a in rows.values())
     fig = Figure(figsize=(2.6 * n_cols, 1.6 * len(rows)), layout="constrained")

@@ -14,7 +14,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
-def plot_layers(waveform: np.ndarray, layers: Mapping[str, np.ndarray], logits: np.ndarray, logit_names: Sequence[str], title: str, sample_rate: int = 16000) -> Figure:
+def plot_layers(
+    waveform: np.ndarray,
+    layers: Mapping[str, np.ndarray],
+    logits: np.ndarray,
+    logit_names: Sequence[str],
+    title: str,
+    sample_rate: int = 16000,
+) -> Figure:
     """Figure 2 of Beguš & Zhou: a token's waveform, then each layer's channel-averaged
     activation (upsampled to the frame, one row per layer), then the network's logits."""
     rows = 2 + len(layers)
@@ -31,14 +38,20 @@ def plot_layers(waveform: np.ndarray, layers: Mapping[str, np.ndarray], logits: 
         ax.set_xlim(t[0], t[-1])
         ax.tick_params(labelsize=7)
     axes[-2].set_xlabel("time (s)", fontsize=8)
-    axes[-1].bar(np.arange(len(logits)), logits, color=["tab:red" if i == int(np.argmax(logits)) else "0.6" for i in range(len(logits))])
+    axes[-1].bar(
+        np.arange(len(logits)),
+        logits,
+        color=["tab:red" if i == int(np.argmax(logits)) else "0.6" for i in range(len(logits))],
+    )
     axes[-1].set_xticks(np.arange(len(logits)), list(logit_names), fontsize=7, rotation=30)
     axes[-1].set_ylabel("logits", fontsize=8)
     axes[-1].tick_params(labelsize=7)
     return fig
 
 
-def plot_gamm(curves: pd.DataFrame, differences: pd.DataFrame, intervals: pd.DataFrame, title: str, xlabel: str) -> Figure:
+def plot_gamm(
+    curves: pd.DataFrame, differences: pd.DataFrame, intervals: pd.DataFrame, title: str, xlabel: str
+) -> Figure:
     """Per layer (rows): the fitted curve of every level (left) and each level's difference
     curve from the reference with its 95 % band, the intervals where the band excludes zero
     shaded (right; Beguš & Zhou Figures 3-4)."""
@@ -51,7 +64,9 @@ def plot_gamm(curves: pd.DataFrame, differences: pd.DataFrame, intervals: pd.Dat
         for lev in levels:
             c = curves[(curves["layer"] == layer) & (curves["level"] == lev)]
             row[0].plot(c["time"], c["fit"], color=colours[lev], lw=1, label=str(lev))
-            row[0].fill_between(c["time"], c["fit"] - 1.96 * c["se"], c["fit"] + 1.96 * c["se"], color=colours[lev], alpha=0.15, lw=0)
+            row[0].fill_between(
+                c["time"], c["fit"] - 1.96 * c["se"], c["fit"] + 1.96 * c["se"], color=colours[lev], alpha=0.15, lw=0
+            )
         d_layer = differences[differences["layer"] == layer]
         for lev in dict.fromkeys(d_layer["level"]):
             d = d_layer[d_layer["level"] == lev]

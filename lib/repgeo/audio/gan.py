@@ -98,7 +98,9 @@ class GanConfig:
         if self.variant == "ciwgan" and self.n_codes < 2:
             raise ValueError(f"n_codes must be >= 2 for ciwgan (one-hot categories), got {self.n_codes}")
         if self.n_codes >= self.latent_dim:
-            raise ValueError(f"n_codes ({self.n_codes}) must be below latent_dim ({self.latent_dim}): the rest of z is the uniform noise")
+            raise ValueError(
+                f"n_codes ({self.n_codes}) must be below latent_dim ({self.latent_dim}): the rest of z is the uniform noise"
+            )
         if self.kernel_size < 4:
             raise ValueError(f"kernel_size must be >= 4 (the stride), got {self.kernel_size}")
         if self.phase_shuffle < 0:
@@ -112,7 +114,9 @@ class GanConfig:
             raise ValueError(f"betas must be two numbers in [0, 1) (Adam's β1, β2), got {self.betas}")
         bad = [s for s in self.checkpoint_steps if not isinstance(s, (int, np.integer)) or not 1 <= s <= self.steps]
         if bad:
-            raise ValueError(f"checkpoint_steps must be steps in 1..steps ({self.steps}), got {bad}; raise steps or drop them")
+            raise ValueError(
+                f"checkpoint_steps must be steps in 1..steps ({self.steps}), got {bad}; raise steps or drop them"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -126,7 +130,13 @@ class GanConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown GanConfig fields {sorted(unknown)}")
-        return cls(**{**d, "betas": tuple(d.get("betas", (0.5, 0.9))), "checkpoint_steps": tuple(d.get("checkpoint_steps", ()))})
+        return cls(
+            **{
+                **d,
+                "betas": tuple(d.get("betas", (0.5, 0.9))),
+                "checkpoint_steps": tuple(d.get("checkpoint_steps", ())),
+            }
+        )
 
 
 def run_identity(cfg: GanConfig) -> dict[str, Any]:
@@ -235,7 +245,9 @@ def q_loss(logits: torch.Tensor, code: torch.Tensor, variant: str) -> torch.Tens
     raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
 
 
-def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor
+) -> torch.Tensor:
     """E[(‖∇ₓ D(x̂)‖₂ - 1)²] at x̂ = real + alpha (fake - real) (Gulrajani et al. 2017, eq. 3).
 
     ``alpha`` has one weight per example (shape (N, 1, 1)); the norm is over all of an example's
@@ -270,7 +282,9 @@ def build_optimisers(G: nn.Module, D: nn.Module, Q: nn.Module, cfg: GanConfig) -
     )
 
 
-def discriminator_step(G: Generator, D: Discriminator, real: torch.Tensor, opt: torch.optim.Optimizer, cfg: GanConfig, gen: torch.Generator) -> torch.Tensor:
+def discriminator_step(
+    G: Generator, D: Discriminator, real: torch.Tensor, opt: torch.optim.Optimizer, cfg: GanConfig, gen: torch.Generator
+) -> torch.Tensor:
     """One WGAN-GP critic update on a fresh real batch and fresh z; returns [L_D, penalty, W estimate]."""
     device = real.device
     x = real[torch.randperm(len(real), generator=gen)[: cfg.batch_size].to(device)]
@@ -296,7 +310,9 @@ def _apply(opt: torch.optim.Optimizer, params: list[nn.Parameter], grads: Sequen
         p.grad = None
 
 
-def generator_step(G: Generator, D: Discriminator, Q: QNetwork, opts: Optimisers, cfg: GanConfig, gen: torch.Generator) -> torch.Tensor:
+def generator_step(
+    G: Generator, D: Discriminator, Q: QNetwork, opts: Optimisers, cfg: GanConfig, gen: torch.Generator
+) -> torch.Tensor:
     """The G update and the Q update from one G(z) (module docstring); returns [L_G, L_Q] before the update."""
     device = next(G.parameters()).device
     z = sample_latent(cfg.batch_size, cfg, gen).to(device)
@@ -320,9 +336,15 @@ def checkpoint_path(checkpoint_dir: str | Path, step: int) -> Path:
 
 
 def _as_audio(real: Any) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(real) if not isinstance(real, torch.Tensor) else real).detach().to("cpu", torch.float32)
+    t = (
+        torch.as_tensor(np.asarray(real) if not isinstance(real, torch.Tensor) else real)
+        .detach()
+        .to("cpu", torch.float32)
+    )
     if t.dim() != 3 or t.shape[1] != 1 or t.shape[2] != SLICE_LEN:
-        raise ValueError(f"real audio must have shape (N, 1, {SLICE_LEN}), got {tuple(t.shape)}; pad or crop each token to {SLICE_LEN} samples")
+        raise ValueError(
+            f"real audio must have shape (N, 1, {SLICE_LEN}), got {tuple(t.shape)}; pad or crop each token to {SLICE_LEN} samples"
+        )
     if not torch.isfinite(t).all():
         raise ValueError("real audio contains NaN or infinite values; fix the data stage's output")
     return t.contiguous()
@@ -336,7 +358,9 @@ def _json(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
-def _save(path: Path, cfg: GanConfig, data: dict, step: int, G, D, Q, opts: Optimisers, history: dict[str, list]) -> None:
+def _save(
+    path: Path, cfg: GanConfig, data: dict, step: int, G, D, Q, opts: Optimisers, history: dict[str, list]
+) -> None:
     io.save_tensor(
         {
             "config": cfg.to_dict(),
@@ -360,7 +384,17 @@ def _load_modules(state: dict, path: Path, G, D, Q) -> None:
         raise ValueError(f"checkpoint {path} does not fit the configured networks: {err}") from err
 
 
-def _resume(checkpoint_dir: Path, cfg: GanConfig, data: dict, G, D, Q, opts: Optimisers, history: dict[str, list], logger: logging.Logger) -> int:
+def _resume(
+    checkpoint_dir: Path,
+    cfg: GanConfig,
+    data: dict,
+    G,
+    D,
+    Q,
+    opts: Optimisers,
+    history: dict[str, list],
+    logger: logging.Logger,
+) -> int:
     """Load the newest checkpoint at or before ``cfg.steps`` into the given objects; return its step (0: none)."""
     found = sorted(int(m.group(1)) for p in checkpoint_dir.glob("step*.pt") if (m := _CHECKPOINT.match(p.name)))
     if not found:
@@ -442,8 +476,14 @@ def train_gan(
         now = time.perf_counter()
         logger.info(
             "step %d/%d: D %.4f, G %.4f, Q %.4f, GP %.4f, W %.4f (%.2f steps/s)",
-            step, cfg.steps, history["d_loss"][-1], history["g_loss"][-1], history["q_loss"][-1],
-            history["gradient_penalty"][-1], history["wasserstein_estimate"][-1], (step - step_log) / max(now - t_log, 1e-9),
+            step,
+            cfg.steps,
+            history["d_loss"][-1],
+            history["g_loss"][-1],
+            history["q_loss"][-1],
+            history["gradient_penalty"][-1],
+            history["wasserstein_estimate"][-1],
+            (step - step_log) / max(now - t_log, 1e-9),
         )
         t_log, step_log = now, step
         if step in keep:
@@ -451,12 +491,16 @@ def train_gan(
     return GanResult(
         config=cfg,
         history=pd.DataFrame(history, columns=list(HISTORY_COLUMNS)),
-        G=G, D=D, Q=Q,
+        G=G,
+        D=D,
+        Q=Q,
         checkpoints=[checkpoint_path(checkpoint_dir, s) for s in keep if checkpoint_path(checkpoint_dir, s).exists()],
     )
 
 
-def load_gan(checkpoint_path: str | Path, device: str | torch.device = "cpu") -> tuple[GanConfig, Generator, Discriminator, QNetwork]:
+def load_gan(
+    checkpoint_path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[GanConfig, Generator, Discriminator, QNetwork]:
     """The configuration and the G, D, Q of a checkpoint written by :func:`train_gan`, in eval mode."""
     path = Path(checkpoint_path)
     state = io.load_tensor(path)
@@ -506,7 +550,11 @@ def generate(
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()
-    noise = torch.rand(codes_per_level, cfg.latent_dim - cfg.n_codes, generator=torch.Generator().manual_seed(int(seed))) * 2 - 1
+    noise = (
+        torch.rand(codes_per_level, cfg.latent_dim - cfg.n_codes, generator=torch.Generator().manual_seed(int(seed)))
+        * 2
+        - 1
+    )
     out: dict[int, torch.Tensor] = {}
     codes = code_levels(cfg, max_patterns)
     for code, vec in zip(codes, code_vectors(codes, cfg), strict=True):

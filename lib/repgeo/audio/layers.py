@@ -43,7 +43,9 @@ class LayerActivations:
 def channel_average(activation) -> "torch.Tensor":  # noqa: F821 -- torch is imported lazily
     """Mean over the channel axis of an (N, C, L) activation: (N, L)."""
     if activation.ndim != 3:
-        raise ValueError(f"a convolutional activation must be (tokens, channels, time), got shape {tuple(activation.shape)}")
+        raise ValueError(
+            f"a convolutional activation must be (tokens, channels, time), got shape {tuple(activation.shape)}"
+        )
     return activation.mean(dim=1)
 
 
@@ -56,7 +58,14 @@ def upsample_linear(series, length: int):
     return F.interpolate(series[:, None, :], size=int(length), mode="linear", align_corners=False)[:, 0, :]
 
 
-def averaged_activations(model, audio: np.ndarray, layer_names: Sequence[str], length: int | None = None, batch: int = 32, device: str = "cpu") -> LayerActivations:
+def averaged_activations(
+    model,
+    audio: np.ndarray,
+    layer_names: Sequence[str],
+    length: int | None = None,
+    batch: int = 32,
+    device: str = "cpu",
+) -> LayerActivations:
     """Run ``audio`` (N x 1 x T) through ``model.layer_activations`` and average every layer over channels.
 
     ``model.layer_activations(x)`` must return (list of (N, C, L) post-activation tensors in the
@@ -78,7 +87,9 @@ def averaged_activations(model, audio: np.ndarray, layer_names: Sequence[str], l
             x = torch.as_tensor(audio[start : start + batch], dtype=torch.float32, device=device)
             acts, out = model.layer_activations(x)
             if len(acts) != len(layer_names):
-                raise ValueError(f"the model returned {len(acts)} layer activations for {len(layer_names)} layer names {list(layer_names)}")
+                raise ValueError(
+                    f"the model returned {len(acts)} layer activations for {len(layer_names)} layer names {list(layer_names)}"
+                )
             for name, act in zip(layer_names, acts, strict=True):
                 mean = channel_average(act.float())
                 native[name].append(mean.cpu().numpy())

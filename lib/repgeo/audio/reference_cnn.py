@@ -47,7 +47,9 @@ def _audio(X: Any, name: str) -> torch.Tensor:
 def _labels(y: Any, n: int, name: str) -> torch.Tensor:
     arr = np.asarray(y)
     if arr.ndim != 1 or len(arr) != n or not np.issubdtype(arr.dtype, np.integer) or (arr < 0).any():
-        raise ValueError(f"{name} must be {n} non-negative integer labels (map words to 0..K-1 first), got {arr.dtype} of shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be {n} non-negative integer labels (map words to 0..K-1 first), got {arr.dtype} of shape {arr.shape}"
+        )
     return torch.as_tensor(arr, dtype=torch.long)
 
 
@@ -91,8 +93,13 @@ def train_reference_cnn(
     if int(torch.cat([ytr, yte]).max()) >= n_classes:
         raise ValueError(f"labels go up to {int(torch.cat([ytr, yte]).max())} but n_classes is {n_classes}")
     config = {
-        "model_dim": int(model_dim), "kernel_size": int(kernel_size), "phase_shuffle": int(phase_shuffle),
-        "batch_size": int(batch_size), "lr": float(lr), "seed": int(seed), "n_classes": n_classes,
+        "model_dim": int(model_dim),
+        "kernel_size": int(kernel_size),
+        "phase_shuffle": int(phase_shuffle),
+        "batch_size": int(batch_size),
+        "lr": float(lr),
+        "seed": int(seed),
+        "n_classes": n_classes,
         "data": hashlib.sha1(b"".join(t.numpy().tobytes() for t in (Xtr, ytr, Xte, yte))).hexdigest(),
     }
     with torch.device("meta"):
@@ -112,17 +119,24 @@ def train_reference_cnn(
         opt.load_state_dict(state["optimizer"])
         history = list(state["history"])
         if history[-1]["epoch"] > epochs:
-            raise ValueError(f"checkpoint {path} is already at epoch {history[-1]['epoch']}, beyond the {epochs} asked for; ask for more epochs or delete it")
+            raise ValueError(
+                f"checkpoint {path} is already at epoch {history[-1]['epoch']}, beyond the {epochs} asked for; ask for more epochs or delete it"
+            )
         logger.info("resumed from %s at epoch %d", path, history[-1]["epoch"])
 
     def record(epoch: int, loss: float) -> None:
-        history.append({
-            "epoch": epoch, "loss": loss,
-            "train_accuracy": _accuracy(model, Xtr, ytr, batch_size, device),
-            "test_accuracy": _accuracy(model, Xte, yte, batch_size, device),
-        })
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": loss,
+                "train_accuracy": _accuracy(model, Xtr, ytr, batch_size, device),
+                "test_accuracy": _accuracy(model, Xte, yte, batch_size, device),
+            }
+        )
         if path is not None:
-            io.save_tensor({"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(), "history": history}, path)
+            io.save_tensor(
+                {"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(), "history": history}, path
+            )
 
     if not history:
         record(0, float("nan"))
@@ -140,6 +154,13 @@ def train_reference_cnn(
             total += loss.detach() * len(idx)
         record(epoch, float(total) / len(Xtr))
         h = history[-1]
-        logger.info("reference CNN epoch %d/%d: loss %.4f, train accuracy %.4f, test accuracy %.4f", epoch, epochs, h["loss"], h["train_accuracy"], h["test_accuracy"])
+        logger.info(
+            "reference CNN epoch %d/%d: loss %.4f, train accuracy %.4f, test accuracy %.4f",
+            epoch,
+            epochs,
+            h["loss"],
+            h["train_accuracy"],
+            h["test_accuracy"],
+        )
     model.eval()
     return model, pd.DataFrame(history, columns=list(HISTORY_COLUMNS))

@@ -112,7 +112,9 @@ def shift_reflect(x: torch.Tensor, shift: int) -> torch.Tensor:
 class Generator(nn.Module):
     """WaveGAN generator: latent (N, latent_dim) -> waveform (N, 1, slice_len) in (-1, 1)."""
 
-    def __init__(self, latent_dim: int = 100, model_dim: int = 64, kernel_size: int = 25, slice_len: int = SLICE_LEN) -> None:
+    def __init__(
+        self, latent_dim: int = 100, model_dim: int = 64, kernel_size: int = 25, slice_len: int = SLICE_LEN
+    ) -> None:
         super().__init__()
         _check_dims(model_dim, kernel_size)
         if slice_len != SLICE_LEN:
@@ -153,13 +155,16 @@ class Discriminator(nn.Module):
         pad, _ = _padding(kernel_size)
         channels = [1] + [m * d for m in _CHANNEL_MULT]
         self.convs = nn.ModuleList(
-            nn.Conv1d(c_in, c_out, kernel_size, stride=STRIDE, padding=pad) for c_in, c_out in zip(channels[:-1], channels[1:], strict=True)
+            nn.Conv1d(c_in, c_out, kernel_size, stride=STRIDE, padding=pad)
+            for c_in, c_out in zip(channels[:-1], channels[1:], strict=True)
         )
         # Not after the last convolution: the TF code shuffles after layers 1-4 only.
         self.shuffles = nn.ModuleList(PhaseShuffle(phase_shuffle) for _ in range(len(self.convs) - 1))
         self.head = nn.Linear(_FIRST_LEN * 16 * d, self.n_outputs)
 
-    def _run(self, x: torch.Tensor, generator: torch.Generator | None, shuffle: bool, keep: list | None) -> torch.Tensor:
+    def _run(
+        self, x: torch.Tensor, generator: torch.Generator | None, shuffle: bool, keep: list | None
+    ) -> torch.Tensor:
         if x.dim() != 3 or x.shape[1] != 1 or x.shape[2] != SLICE_LEN:
             raise ValueError(f"expected audio of shape (N, 1, {SLICE_LEN}), got {tuple(x.shape)}")
         for i, conv in enumerate(self.convs):

@@ -123,7 +123,9 @@ def subsample_indices(n_total: int, n: int | None, sample: str, seed: int) -> np
     """
     if n is not None and n > n_total:
         # Silently returning fewer items would make a run look like it used what was asked for.
-        raise DataError(f"n = {n} items were requested but only {n_total} are available; lower n (or set it to null for all)")
+        raise DataError(
+            f"n = {n} items were requested but only {n_total} are available; lower n (or set it to null for all)"
+        )
     if n is None or n == n_total:
         return np.arange(n_total)
     if n < 1:

@@ -38,7 +38,9 @@ VARIANTS = ("", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4"
 SIBILANTS = ("s", "ʃ")
 
 
-def _range(spec: Mapping[str, Any], key: str, default: tuple[float, float], low: float, high: float) -> tuple[float, float]:
+def _range(
+    spec: Mapping[str, Any], key: str, default: tuple[float, float], low: float, high: float
+) -> tuple[float, float]:
     lo, hi = spec.get(key, default)
     if not low <= lo <= hi <= high:
         raise DataError(f"spoken_words: {key} must be [low, high] with {low} <= low <= high <= {high}, got {[lo, hi]}")
@@ -58,12 +60,16 @@ def place_token(audio: np.ndarray, left: int, length: int, peak: float) -> np.nd
     return frame
 
 
-def token_split(samples: pd.DataFrame, how: str, test_fraction: float, seed: int, official: np.ndarray | None = None) -> np.ndarray:
+def token_split(
+    samples: pd.DataFrame, how: str, test_fraction: float, seed: int, official: np.ndarray | None = None
+) -> np.ndarray:
     """Train/test labels for audio tokens: random 80/20 by ``token``, by ``speaker`` (no voice in
     both splits), or ``official`` (``official`` is the boolean test mask of the corpus's own split)."""
     if how == "official":
         if official is None:
-            raise DataError("split_by: official is only defined for corpora with their own split (fsdd, timit); use token or speaker")
+            raise DataError(
+                "split_by: official is only defined for corpora with their own split (fsdd, timit); use token or speaker"
+            )
         return np.where(official, "test", "train")
     if how == "speaker":
         speakers = np.sort(samples["speaker"].unique())
@@ -130,7 +136,9 @@ def spoken_words(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
         utterances = synthesize_batch(requests)
     except ValueError as err:
         raise DataError(f"spoken_words: {err}") from err
-    logger.info("spoken_words: synthesised %d tokens of %d words with %d voices", len(requests), len(words), len(voices))
+    logger.info(
+        "spoken_words: synthesised %d tokens of %d words with %d voices", len(requests), len(words), len(voices)
+    )
 
     frames, rows = [], []
     resamplers: dict[int, Any] = {}
@@ -160,7 +168,14 @@ def spoken_words(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
     samples = pd.DataFrame(rows)
     test_fraction = float(spec.get("test_fraction", 0.2))
     samples.insert(1, "split", token_split(samples, spec.get("split_by", "token"), test_fraction, seed))
-    info = {"words": words, "voices": len(voices), "sample_rate": sr, "length": length, "left_silence": left, "espeak_rate": 22050}
+    info = {
+        "words": words,
+        "voices": len(voices),
+        "sample_rate": sr,
+        "length": length,
+        "left_silence": left,
+        "espeak_rate": 22050,
+    }
     return Dataset(samples, np.stack(frames)[:, None, :], info)
 
 
@@ -200,7 +215,9 @@ def fsdd(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
     pattern = [(f, f.stem.split("_")) for f in files]
     files = [(f, parts) for f, parts in pattern if len(parts) == 3 and parts[0].isdigit() and parts[2].isdigit()]
     if not files:
-        raise DataError(f"fsdd: no {{digit}}_{{speaker}}_{{index}}.wav files in {folder}; point path at the FSDD folder")
+        raise DataError(
+            f"fsdd: no {{digit}}_{{speaker}}_{{index}}.wav files in {folder}; point path at the FSDD folder"
+        )
     sr, length = int(spec.get("sample_rate", 16000)), int(spec.get("length", 16384))
     left = int(round(float(spec.get("left_silence_ms", 25.0)) * sr / 1000))
     peak, crop = float(spec.get("peak", 0.95)), bool(spec.get("crop", False))
@@ -225,7 +242,17 @@ def fsdd(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
                 continue
             x = x[: length - left]
         frames.append(place_token(x, left, length, peak))
-        rows.append({"id": f.stem, "label": int(digit), "digit": int(digit), "speaker": speaker, "index": int(index), "n_speech": len(x), "path": str(f)})
+        rows.append(
+            {
+                "id": f.stem,
+                "label": int(digit),
+                "digit": int(digit),
+                "speaker": speaker,
+                "index": int(index),
+                "n_speech": len(x),
+                "path": str(f),
+            }
+        )
     if bad and not spec.get("skip_bad_files", False):
         raise BadFilesError(str(folder), bad)
     if too_long:
@@ -236,10 +263,20 @@ def fsdd(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
     for name, reason in bad:
         logger.warning("fsdd: skipped %s (%s)", name, reason)
     samples = pd.DataFrame(rows)
-    how, test_fraction, seed = spec.get("split_by", "official"), float(spec.get("test_fraction", 0.2)), int(spec.get("seed", 0))
+    how, test_fraction, seed = (
+        spec.get("split_by", "official"),
+        float(spec.get("test_fraction", 0.2)),
+        int(spec.get("seed", 0)),
+    )
     samples.insert(1, "split", token_split(samples, how, test_fraction, seed, official=samples["index"].to_numpy() < 5))
     logger.info("fsdd: %d recordings of %d speakers", len(samples), samples["speaker"].nunique())
-    info = {"sample_rate": sr, "length": length, "left_silence": left, "skipped": [b[0] for b in bad], "skipped_files": len(bad)}
+    info = {
+        "sample_rate": sr,
+        "length": length,
+        "left_silence": left,
+        "skipped": [b[0] for b in bad],
+        "skipped_files": len(bad),
+    }
     return Dataset(samples, np.stack(frames)[:, None, :], info)
 
 
@@ -293,7 +330,9 @@ def timit(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
 
     root = Path(spec["path"])
     if not root.is_dir():
-        raise DataError(f"timit: {root} is not a directory; point path at the TIMIT folder (the one holding TRAIN/ and TEST/)")
+        raise DataError(
+            f"timit: {root} is not a directory; point path at the TIMIT folder (the one holding TRAIN/ and TEST/)"
+        )
     words = [w.lower() for w in spec.get("words", WORDS)]
     if len(set(words)) != len(words) or not words:
         raise DataError(f"timit: words must be distinct and non-empty, got {words}")
@@ -311,7 +350,11 @@ def timit(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
         wrd, phn = _sibling(wav, ".WRD"), _sibling(wav, ".PHN")
         if wrd is None or phn is None:
             continue
-        wanted = [(a, b, w) for a, b, w in _read_marks(wrd) if w.lower() in counts and (cap is None or counts[w.lower()] < cap)]
+        wanted = [
+            (a, b, w)
+            for a, b, w in _read_marks(wrd)
+            if w.lower() in counts and (cap is None or counts[w.lower()] < cap)
+        ]
         if not wanted:
             continue
         try:
@@ -337,7 +380,11 @@ def timit(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
                     too_long.append(f"{speaker}/{utterance} '{word}' ({len(x)} samples)")
                     continue
                 x = x[: length - left]
-            inside = [(s, left + int(round((pa - a) * scale)), left + int(round((pb - a) * scale))) for pa, pb, s in phones if pa >= a and pb <= b]
+            inside = [
+                (s, left + int(round((pa - a) * scale)), left + int(round((pb - a) * scale)))
+                for pa, pb, s in phones
+                if pa >= a and pb <= b
+            ]
             frames.append(place_token(x, left, length, peak))
             rows.append(
                 {
@@ -346,7 +393,9 @@ def timit(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
                     "word": word,
                     "label_name": word,
                     "speaker": speaker,
-                    "timit_split": next((p.name.upper() for p in wav.parents if p.name.upper() in ("TRAIN", "TEST")), ""),
+                    "timit_split": next(
+                        (p.name.upper() for p in wav.parents if p.name.upper() in ("TRAIN", "TEST")), ""
+                    ),
                     "n_speech": len(x),
                     **phone_columns(inside, _TIMIT_SIBILANTS),
                 }
@@ -355,15 +404,29 @@ def timit(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
     if bad and not spec.get("skip_bad_files", False):
         raise BadFilesError(str(root), bad)
     if too_long:
-        raise DataError(f"timit: {len(too_long)} word token(s) longer than the {length}-sample frame, e.g. {', '.join(too_long[:3])}; set crop: true or raise length")
+        raise DataError(
+            f"timit: {len(too_long)} word token(s) longer than the {length}-sample frame, e.g. {', '.join(too_long[:3])}; set crop: true or raise length"
+        )
     missing = [w for w, c in counts.items() if c == 0]
     if missing:
-        raise DataError(f"timit: no tokens of {missing} under {root} (.WRD files checked); remove them from words or check path")
+        raise DataError(
+            f"timit: no tokens of {missing} under {root} (.WRD files checked); remove them from words or check path"
+        )
     samples = pd.DataFrame(rows)
-    how, test_fraction, seed = spec.get("split_by", "token"), float(spec.get("test_fraction", 0.2)), int(spec.get("seed", 0))
+    how, test_fraction, seed = (
+        spec.get("split_by", "token"),
+        float(spec.get("test_fraction", 0.2)),
+        int(spec.get("seed", 0)),
+    )
     if how == "official" and not ({"TRAIN", "TEST"} <= set(samples["timit_split"])):
-        raise DataError("timit: split_by official needs tokens under both TRAIN/ and TEST/ folders; use token or speaker")
-    samples.insert(1, "split", token_split(samples, how, test_fraction, seed, official=(samples["timit_split"] == "TEST").to_numpy()))
+        raise DataError(
+            "timit: split_by official needs tokens under both TRAIN/ and TEST/ folders; use token or speaker"
+        )
+    samples.insert(
+        1,
+        "split",
+        token_split(samples, how, test_fraction, seed, official=(samples["timit_split"] == "TEST").to_numpy()),
+    )
     for name, reason in bad:
         logger.warning("timit: skipped %s (%s)", name, reason)
     logger.info("timit: %d tokens of %d words from %d speakers", len(samples), len(words), samples["speaker"].nunique())

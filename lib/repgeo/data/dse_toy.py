@@ -40,9 +40,7 @@ from . import Dataset, DataError, random_split, register
 FAMILIES = ("uniform", "gaussian", "tree", "blobs")
 
 
-def subspace_data(
-    n: int, dim: int, ambient_dim: int, family: str, rng: np.random.Generator
-) -> np.ndarray:
+def subspace_data(n: int, dim: int, ambient_dim: int, family: str, rng: np.random.Generator) -> np.ndarray:
     """``n x ambient_dim`` points of intrinsic dimension ``dim`` (§4a, before the noise).
 
     Coordinates 0..dim-1 are U[-1, 1] (``uniform``) or N(0, 1) (``gaussian``); the others all
@@ -141,9 +139,7 @@ def dse_toy(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
     """The DSE paper's toy data (module docstring), with labels for tree and blobs."""
     family = spec.get("family")
     if family not in FAMILIES:
-        raise DataError(
-            f"unknown dse_toy family {family!r}; set family: to one of {', '.join(FAMILIES)}"
-        )
+        raise DataError(f"unknown dse_toy family {family!r}; set family: to one of {', '.join(FAMILIES)}")
     n = _count(spec, "n", 500, 2)
     seed = int(spec.get("seed", 0))
     noise = float(spec.get("noise", 0.01))
@@ -175,8 +171,7 @@ def dse_toy(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
             per_branch = n // k
             if per_branch < 1:
                 raise DataError(
-                    f"dse_toy tree: n = {n} is smaller than branches = {k}; "
-                    "set n to at least the number of branches"
+                    f"dse_toy tree: n = {n} is smaller than branches = {k}; set n to at least the number of branches"
                 )
             x, label, position, anchors = random_walk_tree(per_branch, k, ambient, rng)
             info.update(branches=k, points_per_branch=per_branch, branch_anchors=anchors.tolist())
@@ -184,15 +179,12 @@ def dse_toy(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
             k = _count(spec, "centers", 5, 1)
             if n < k:
                 raise DataError(
-                    f"dse_toy blobs: n = {n} is smaller than centers = {k}; "
-                    "set n to at least the number of centers"
+                    f"dse_toy blobs: n = {n} is smaller than centers = {k}; set n to at least the number of centers"
                 )
             std = float(spec.get("cluster_std", 1.0))
             box = float(spec.get("center_box", 10.0))
             if not (std > 0 and box > 0):
-                raise DataError(
-                    f"dse_toy blobs: cluster_std and center_box must be > 0, got {std} and {box}"
-                )
+                raise DataError(f"dse_toy blobs: cluster_std and center_box must be > 0, got {std} and {box}")
             x, label, centres = gaussian_blobs(n, k, ambient, std, box, rng)
             info.update(centers=k, cluster_std=std, center_box=box, centres=centres.tolist())
         x = add_uniform_noise(x, noise, rng)
@@ -213,6 +205,10 @@ def dse_toy(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
     )
     logger.info(
         "dse_toy %s: %d points in %d dimensions, noise %g, %d corrupted labels",
-        family, n_out, ambient, noise, info.get("n_corrupted", 0),
+        family,
+        n_out,
+        ambient,
+        noise,
+        info.get("n_corrupted", 0),
     )
     return Dataset(samples=samples, arrays=x.astype(np.float32), info=info)

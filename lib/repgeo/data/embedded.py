@@ -129,9 +129,7 @@ def natural_images(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
     names = list(spec.get("images") or NATURAL_IMAGES)
     unknown = [n for n in names if n not in NATURAL_IMAGES]
     if unknown:
-        raise DataError(
-            f"natural_images: unknown image(s) {unknown}; valid names: {', '.join(NATURAL_IMAGES)}"
-        )
+        raise DataError(f"natural_images: unknown image(s) {unknown}; valid names: {', '.join(NATURAL_IMAGES)}")
     if len(set(names)) != len(names):
         raise DataError(f"natural_images: images lists a name more than once: {names}")
     mode = spec.get("mode", "patches")

@@ -112,9 +112,7 @@ def centre_crop(img: Image.Image, hw: Size) -> Image.Image:
     h, w = hw
     width, height = img.size
     if h > height or w > width:
-        raise DataError(
-            f"image is {width}x{height} (width x height), smaller than the crop {w}x{h}; lower crop"
-        )
+        raise DataError(f"image is {width}x{height} (width x height), smaller than the crop {w}x{h}; lower crop")
     if (w, h) == (width, height):
         return img
     left, top = (width - w) // 2, (height - h) // 2
@@ -410,9 +408,7 @@ def _read_npz(path: Path, required: Sequence[str], optional: Sequence[str] = ())
     with z:
         missing = [k for k in required if k not in z.files]
         if missing:
-            raise DataError(
-                f"{path} lacks the key(s) {missing}; it has {sorted(z.files)} but needs {list(required)}"
-            )
+            raise DataError(f"{path} lacks the key(s) {missing}; it has {sorted(z.files)} but needs {list(required)}")
         try:
             return {k: z[k] for k in (*required, *optional) if k in z.files}
         except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
@@ -463,7 +459,9 @@ def _official_split_dataset(
     # here so the message names the splits instead of numpy's concatenation error.
     shapes = {s: parts[s][0].shape[1:] for s in splits}
     if len(set(shapes.values())) > 1:
-        described = " but ".join(f"the {s} images are {h}x{w} (height x width) with {c} channel(s)" for s, (h, w, c) in shapes.items())
+        described = " but ".join(
+            f"the {s} images are {h}x{w} (height x width) with {c} channel(s)" for s, (h, w, c) in shapes.items()
+        )
         raise DataError(
             f"{what}: {described} in {info['path']}; both splits must hold images of one size, "
             "re-create the data with one size (MNIST: 28x28, CIFAR-10: 32x32 RGB)"
@@ -1005,7 +1003,9 @@ def celeba(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
         return resize(img, size) if size else img
 
     names = [files[i] for i in keep]
-    arrays, good, bad = read_image_files([img_dir / f for f in names], names, prepare, logger, "celeba", 1 if grayscale else 3)
+    arrays, good, bad = read_image_files(
+        [img_dir / f for f in names], names, prepare, logger, "celeba", 1 if grayscale else 3
+    )
     info: dict[str, Any] = {
         "path": str(root),
         "n_listed": len(files),

@@ -66,7 +66,12 @@ HEADER = "name\tsize\tmtime_ns"
 # Sources whose data come from an installed package or are generated: nothing on disk to track.
 NO_FILES = frozenset({"sklearn_digits", "lfw_faces", "natural_images", "manifold", "dse_toy", "spoken_words"})
 
-_MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_MNIST_NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 _CIFAR_NAMES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta")
 _TIMIT_SUFFIXES = (".wav", ".wrd", ".phn")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

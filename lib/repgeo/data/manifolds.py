@@ -211,9 +211,7 @@ def sample_sphere(n: int, dim: int, radius: float, rng: np.random.Generator) -> 
 
 def sample_torus(n: int, R: float, r: float, rng: np.random.Generator) -> ManifoldSample:
     """Area-uniform ring torus (R > r): rejection in (phi, theta) with weight R + r cos theta."""
-    chart = rejection_sample(
-        n, (0.0, 0.0), (2 * np.pi, 2 * np.pi), lambda p: R + r * np.cos(p[:, 1]), R + r, rng
-    )
+    chart = rejection_sample(n, (0.0, 0.0), (2 * np.pi, 2 * np.pi), lambda p: R + r * np.cos(p[:, 1]), R + r, rng)
     phi, theta = chart.T
     ring = R + r * np.cos(theta)
     points = np.stack([ring * np.cos(phi), ring * np.sin(phi), r * np.sin(theta)], axis=1)
@@ -249,9 +247,7 @@ def sample_saddle(n: int, half_width: float, rng: np.random.Generator) -> Manifo
     return ManifoldSample(points, chart, ("u", "v"), 2, 2.0 * k, k, interior)
 
 
-def sample_hyperboloid(
-    n: int, a: float, c: float, half_height: float, rng: np.random.Generator
-) -> ManifoldSample:
+def sample_hyperboloid(n: int, a: float, c: float, half_height: float, rng: np.random.Generator) -> ManifoldSample:
     """Area-uniform one-sheet hyperboloid, |z| <= half_height: rejection in (phi, z)."""
 
     def area_element(z: np.ndarray) -> np.ndarray:
@@ -270,9 +266,7 @@ def sample_hyperboloid(
     return ManifoldSample(points, chart, ("phi", "z"), 2, 2.0 * k, k, interior)
 
 
-def sample_ellipsoid(
-    n: int, a: float, b: float, c: float, rng: np.random.Generator
-) -> ManifoldSample:
+def sample_ellipsoid(n: int, a: float, b: float, c: float, rng: np.random.Generator) -> ManifoldSample:
     """Area-uniform ellipsoid: uniform sphere points, mapped and accepted by the area stretch.
 
     The map u -> diag(a, b, c) u stretches area by sqrt((b c u1)^2 + (a c u2)^2 + (a b u3)^2),
@@ -290,16 +284,12 @@ def sample_ellipsoid(
 
     unit = _rejection(n, propose, stretch, max(b * c, a * c, a * b), rng)
     points = unit * np.array([a, b, c])
-    chart = np.column_stack(
-        [np.arctan2(unit[:, 1], unit[:, 0]), np.arccos(np.clip(unit[:, 2], -1.0, 1.0))]
-    )
+    chart = np.column_stack([np.arctan2(unit[:, 1], unit[:, 0]), np.arccos(np.clip(unit[:, 2], -1.0, 1.0))])
     k = ellipsoid_gaussian_curvature(points, a, b, c)
     return ManifoldSample(points, chart, ("azimuth", "polar_angle"), 2, 2.0 * k, k, None)
 
 
-def sample_swiss_roll(
-    n: int, t_range: tuple[float, float], height: float, rng: np.random.Generator
-) -> ManifoldSample:
+def sample_swiss_roll(n: int, t_range: tuple[float, float], height: float, rng: np.random.Generator) -> ManifoldSample:
     """Area-uniform Swiss roll (t cos t, h, t sin t): rejection with weight sqrt(1 + t^2)."""
     t0, t1 = t_range
     chart = rejection_sample(
@@ -368,9 +358,7 @@ def resolve_params(spec: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """
     name = spec.get("manifold")
     if name not in MANIFOLD_PARAMS:
-        raise DataError(
-            f"unknown manifold {name!r}; set manifold: to one of {', '.join(MANIFOLD_PARAMS)}"
-        )
+        raise DataError(f"unknown manifold {name!r}; set manifold: to one of {', '.join(MANIFOLD_PARAMS)}")
     accepted = MANIFOLD_PARAMS[name]
     for other in sorted({k for p in MANIFOLD_PARAMS.values() for k in p} - set(accepted)):
         if spec.get(other) is not None:
@@ -388,8 +376,7 @@ def resolve_params(spec: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         p["R"], p["r"] = _positive(name, "R", p["R"]), _positive(name, "r", p["r"])
         if p["r"] >= p["R"]:
             raise DataError(
-                f"manifold torus needs r < R (a ring torus), got R={p['R']}, r={p['r']}; "
-                "make r smaller than R"
+                f"manifold torus needs r < R (a ring torus), got R={p['R']}, r={p['r']}; make r smaller than R"
             )
     elif name == "ellipsoid":
         axes = list(p["axes"])
@@ -400,8 +387,7 @@ def resolve_params(spec: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         t_range = [float(v) for v in p["t_range"]]
         if len(t_range) != 2 or not t_range[0] < t_range[1]:
             raise DataError(
-                f"manifold swiss_roll: t_range must be [t_start, t_end] with t_start < t_end, "
-                f"got {p['t_range']}"
+                f"manifold swiss_roll: t_range must be [t_start, t_end] with t_start < t_end, got {p['t_range']}"
             )
         p["t_range"] = t_range
         p["height"] = _positive(name, "height", p["height"])
@@ -489,6 +475,11 @@ def manifold(spec: Mapping[str, Any], logger: logging.Logger) -> Dataset:
     }
     logger.info(
         "manifold %s %s: %d points, intrinsic dim %d, ambient dim %d, noise %g",
-        d.manifold, d.params, n, s.true_dim, d.ambient_dim, info["noise"],
+        d.manifold,
+        d.params,
+        n,
+        s.true_dim,
+        d.ambient_dim,
+        info["noise"],
     )
     return Dataset(samples=pd.DataFrame(columns), arrays=d.x.astype(np.float32), info=info)

@@ -171,7 +171,9 @@ def distance_histogram(
                     eng.set_pairs(tile, hit, sel[hit] - s, 0.0)
                 add(tile, 1.0)
             if e / n >= next_log or e == n:
-                logger.info("bandwidth sweep: %d/%d points against %d anchor rows (%.0f%%)", e, n, max_rows, 100 * e / n)
+                logger.info(
+                    "bandwidth sweep: %d/%d points against %d anchor rows (%.0f%%)", e, n, max_rows, 100 * e / n
+                )
                 next_log = math.floor(10 * e / n) / 10 + 0.1
         hist = DistanceHistogram(n, kernel, counts, sums, weight=n / max_rows, anchors=max_rows)
     keep = counts > 0

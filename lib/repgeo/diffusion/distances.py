@@ -209,7 +209,9 @@ def neighbour_sqdist(X: np.ndarray, idx: np.ndarray, dtype=np.float64) -> np.nda
         b = b.reshape(e - s, k, d)
         a = np.asarray(X[s:e], dtype=dtype)
         if dtype == np.float32:
-            dist = torch.cdist(torch.from_numpy(a)[:, None, :], torch.from_numpy(b), compute_mode="donot_use_mm_for_euclid_dist")
+            dist = torch.cdist(
+                torch.from_numpy(a)[:, None, :], torch.from_numpy(b), compute_mode="donot_use_mm_for_euclid_dist"
+            )
             out[s:e] = dist[:, 0, :].double().numpy() ** 2
         else:
             b -= a[:, None, :]

@@ -119,7 +119,9 @@ def diffusion_map(
         raise ValueError(f"X must be a 2-D array (points x features), got shape {Xm.shape}; flatten images first")
     if not np.isfinite(Xm).all():
         rows = np.flatnonzero(~np.isfinite(Xm).all(axis=1))
-        raise ValueError(f"X has NaN or infinite values in {len(rows)} row(s), e.g. {rows[:5].tolist()}; drop or impute them")
+        raise ValueError(
+            f"X has NaN or infinite values in {len(rows)} row(s), e.g. {rows[:5].tolist()}; drop or impute them"
+        )
     n = Xm.shape[0]
     extra = 0 if convention == "celeba" else 1
     if not 1 <= n_components <= n - extra:

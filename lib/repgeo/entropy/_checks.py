@@ -29,7 +29,9 @@ def as_embedding(Z, name: str = "Z", min_rows: int = 2) -> np.ndarray:
             f"use {name}.reshape(-1, 1) for a single feature"
         )
     if Z.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n samples x D features), got shape {Z.shape}; flatten the feature axes first")
+        raise ValueError(
+            f"{name} must be 2-D (n samples x D features), got shape {Z.shape}; flatten the feature axes first"
+        )
     if Z.shape[1] == 0:
         raise ValueError(f"{name} has no features (shape {Z.shape})")
     if Z.shape[0] < min_rows:

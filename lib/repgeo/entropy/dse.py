@@ -90,7 +90,11 @@ class Spectrum:
         try:
             with os.fdopen(fd, "wb") as fh:
                 apply_default_mode(fh.fileno())  # mkstemp's 0600 -> the umask's (0644 under umask 022)
-                np.savez(fh, eigenvalues=np.asarray(self.eigenvalues, dtype=np.float64), meta=np.array(json.dumps({"format": _FORMAT, **meta})))
+                np.savez(
+                    fh,
+                    eigenvalues=np.asarray(self.eigenvalues, dtype=np.float64),
+                    meta=np.array(json.dumps({"format": _FORMAT, **meta})),
+                )
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -187,7 +191,9 @@ def diffusion_spectral_entropy(
 
         idx = subsample_indices(len(Z), max_n, seed)
         X = Z if idx is None else Z[idx]
-        return slq_diffusion_spectral_entropy(X, t, sigma, alpha=alpha, n_neighbors=n_neighbors, seed=seed, device=device).value
+        return slq_diffusion_spectral_entropy(
+            X, t, sigma, alpha=alpha, n_neighbors=n_neighbors, seed=seed, device=device
+        ).value
     spectrum = diffusion_spectrum(
         Z, sigma, max_n, seed, alpha=alpha, n_neighbors=n_neighbors, dtype=dtype, device=device
     )

@@ -49,8 +49,14 @@ def _panels(count: int, sharey: bool) -> tuple[Figure, np.ndarray]:
 
 def _log2_n(ax, n: int) -> None:
     ax.axhline(math.log2(n), color="0.5", lw=0.8, ls=":")
-    ax.annotate(f"log2 n = {math.log2(n):.3f}", (0.02, math.log2(n)), xycoords=("axes fraction", "data"),
-                fontsize=7, color="0.4", va="bottom")
+    ax.annotate(
+        f"log2 n = {math.log2(n):.3f}",
+        (0.02, math.log2(n)),
+        xycoords=("axes fraction", "data"),
+        fontsize=7,
+        color="0.4",
+        va="bottom",
+    )
 
 
 def plot_dimension_sweep(table: pd.DataFrame, t: float = 1) -> Figure:

@@ -87,14 +87,20 @@ def median_sigma(Z: np.ndarray, seed: int = 0) -> float:
     """
     Zc = centred(Z)
     n = len(Zc)
-    anchors = np.arange(n) if n <= MEDIAN_ANCHORS else np.sort(np.random.default_rng([seed, 0x5E]).choice(n, MEDIAN_ANCHORS, replace=False))
+    anchors = (
+        np.arange(n)
+        if n <= MEDIAN_ANCHORS
+        else np.sort(np.random.default_rng([seed, 0x5E]).choice(n, MEDIAN_ANCHORS, replace=False))
+    )
     sq = np.einsum("ij,ij->i", Zc, Zc)
     d2 = sq[anchors, None] + sq[None, :] - 2.0 * (Zc[anchors] @ Zc.T)
     np.maximum(d2, 0.0, out=d2)
     d2[np.arange(len(anchors)), anchors] = np.nan  # self-pairs are not pairs
     med = float(np.nanmedian(d2))
     if not med > 0:
-        raise ValueError("sigma='median': the median pairwise distance is 0 (mostly duplicate rows); give an absolute sigma")
+        raise ValueError(
+            "sigma='median': the median pairwise distance is 0 (mostly duplicate rows); give an absolute sigma"
+        )
     return math.sqrt(med / 2.0)
 
 
@@ -188,12 +194,23 @@ def _syevd_2stage() -> dict | None:
             continue
         for suffix, int_t in (("", ctypes.c_int32), ("64_", ctypes.c_int64)):
             try:
-                fns = {np.float64: getattr(lib, f"scipy_LAPACKE_dsyevd_2stage{suffix}"), np.float32: getattr(lib, f"scipy_LAPACKE_ssyevd_2stage{suffix}")}
+                fns = {
+                    np.float64: getattr(lib, f"scipy_LAPACKE_dsyevd_2stage{suffix}"),
+                    np.float32: getattr(lib, f"scipy_LAPACKE_ssyevd_2stage{suffix}"),
+                }
             except AttributeError:
                 continue
             for fn in fns.values():
                 fn.restype = int_t
-                fn.argtypes = [ctypes.c_int, ctypes.c_char, ctypes.c_char, int_t, ctypes.c_void_p, int_t, ctypes.c_void_p]
+                fn.argtypes = [
+                    ctypes.c_int,
+                    ctypes.c_char,
+                    ctypes.c_char,
+                    int_t,
+                    ctypes.c_void_p,
+                    int_t,
+                    ctypes.c_void_p,
+                ]
             return fns
     return None
 

@@ -126,7 +126,9 @@ def sparse_diffusion_operator(
     if sigma == "knn":
         s = np.sqrt(d2[:, k_bw])
         if not (s > 0).all():
-            raise ValueError(f"sigma='knn': some points have at least {k_bw} exact duplicates; raise n_neighbors or drop duplicates")
+            raise ValueError(
+                f"sigma='knn': some points have at least {k_bw} exact duplicates; raise n_neighbors or drop duplicates"
+            )
         arg = d2 / (s[:, None] * s[idx])
         bandwidth = None
     else:

@@ -93,7 +93,11 @@ def _ints(values, name: str, minimum: int, allow_empty: bool = False) -> tuple[i
 
 def _real(value, what: str, low: float, high: float = math.inf, low_open: bool = False) -> float:
     inside = low < value if low_open else low <= value
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and inside and value <= high):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not (math.isfinite(value) and inside and value <= high)
+    ):
         bounds = f"{'>' if low_open else '>='} {low:g}" + ("" if high == math.inf else f" and <= {high:g}")
         raise ValueError(f"{what} must be a finite number {bounds}, got {value!r}")
     return float(value)
@@ -181,8 +185,7 @@ def dimension_sweep(
     dims = _ints(dims, "dims", 1)
     if max(dims) > ambient_dim:
         raise ValueError(
-            f"dims entries must be at most ambient_dim = {ambient_dim}, got {max(dims)}; "
-            "drop them or raise ambient_dim"
+            f"dims entries must be at most ambient_dim = {ambient_dim}, got {max(dims)}; drop them or raise ambient_dim"
         )
     noises = _reals(noises, "noises", 0.0)
     n = check_int(n, "n", 2)
@@ -203,7 +206,15 @@ def dimension_sweep(
                     spectrum = diffusion_spectrum(Z, sigma, max_n=None)
                     cse = classic_shannon_entropy(Z, n_bins=cse_bins, max_n=None)
                     rows.extend(
-                        {"family": family, "dim": dim, "noise": noise, "seed": seed, "t": t, "dse": spectrum.entropy(t), "cse": cse}
+                        {
+                            "family": family,
+                            "dim": dim,
+                            "noise": noise,
+                            "seed": seed,
+                            "t": t,
+                            "dse": spectrum.entropy(t),
+                            "cse": cse,
+                        }
                         for t in ts
                     )
     table = pd.DataFrame(rows)

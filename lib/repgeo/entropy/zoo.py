@@ -43,7 +43,16 @@ LABELS = {
     "test_accuracy": "test accuracy",
 }
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
-CORRELATION_COLUMNS = ["measure", "target", "n_models", "pearson_r", "pearson_p", "spearman_rho", "spearman_p", "reason"]
+CORRELATION_COLUMNS = [
+    "measure",
+    "target",
+    "n_models",
+    "pearson_r",
+    "pearson_p",
+    "spearman_rho",
+    "spearman_p",
+    "reason",
+]
 
 
 def embedding_sigma(sigma: float | str, dim: int) -> float | str:
@@ -84,7 +93,16 @@ def correlations(table: pd.DataFrame, measures: Sequence[str] = MEASURES, target
         both = table[[m, target]].apply(pd.to_numeric, errors="coerce").astype(float)
         both = both[np.isfinite(both[m]) & np.isfinite(both[target])]
         x, y = both[m].to_numpy(), both[target].to_numpy()
-        row = {"measure": m, "target": target, "n_models": len(both), "pearson_r": np.nan, "pearson_p": np.nan, "spearman_rho": np.nan, "spearman_p": np.nan, "reason": ""}
+        row = {
+            "measure": m,
+            "target": target,
+            "n_models": len(both),
+            "pearson_r": np.nan,
+            "pearson_p": np.nan,
+            "spearman_rho": np.nan,
+            "spearman_p": np.nan,
+            "reason": "",
+        }
         if len(both) < MIN_MODELS:
             row["reason"] = f"fewer than {MIN_MODELS} models with finite {m} and {target} (n = {len(both)})"
         elif np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -93,7 +111,12 @@ def correlations(table: pd.DataFrame, measures: Sequence[str] = MEASURES, target
         else:
             pr = stats.pearsonr(x, y)
             sr = stats.spearmanr(x, y)
-            row.update(pearson_r=float(pr.statistic), pearson_p=float(pr.pvalue), spearman_rho=float(sr.statistic), spearman_p=float(sr.pvalue))
+            row.update(
+                pearson_r=float(pr.statistic),
+                pearson_p=float(pr.pvalue),
+                spearman_rho=float(sr.statistic),
+                spearman_p=float(sr.pvalue),
+            )
         rows.append(row)
     return pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
 
@@ -158,21 +181,53 @@ def plot_zoo(
             for mk in marker_cats:
                 sel = ok & (colours == c) & (markers == mk)
                 if sel.any():
-                    ax.scatter(x[sel], y[sel], color=colour_of[c], marker=marker_of[mk], s=36, alpha=0.85, edgecolors="0.2", linewidths=0.4)
+                    ax.scatter(
+                        x[sel],
+                        y[sel],
+                        color=colour_of[c],
+                        marker=marker_of[mk],
+                        s=36,
+                        alpha=0.85,
+                        edgecolors="0.2",
+                        linewidths=0.4,
+                    )
         if np.isfinite(row["pearson_r"]):
             text = f"Pearson r = {row['pearson_r']:.2f} (p {_fmt_p(row['pearson_p'])})\nSpearman ρ = {row['spearman_rho']:.2f} (p {_fmt_p(row['spearman_p'])})"
         else:
             text = f"r, ρ not computed:\n{row.get('reason', '')}"
         # Accuracy and the measures rise together, so the bottom right is usually free.
-        ax.text(0.97, 0.03, text, transform=ax.transAxes, va="bottom", ha="right", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9}, wrap=True)
+        ax.text(
+            0.97,
+            0.03,
+            text,
+            transform=ax.transAxes,
+            va="bottom",
+            ha="right",
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9},
+            wrap=True,
+        )
         ax.set_xlabel(LABELS.get(m, m))
         ax.set_ylabel(LABELS.get(target, target))
         ax.set_title(f"{m} (n = {int(row.get('n_models', ok.sum()))})", fontsize=10)
     handles = [plt.Line2D([], [], ls="", marker="o", color=colour_of[c], label=c) for c in colour_cats]
     if marker_by is not None:
-        handles += [plt.Line2D([], [], ls="", marker=marker_of[mk], color="0.4", label=f"{marker_by} {mk}") for mk in marker_cats]
-    axes[-1].legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, title=colour_by, title_fontsize=8)
-    fig.suptitle("Entropy and mutual information against accuracy across models (Liao et al. 2024, Fig. 10)", fontsize=10)
+        handles += [
+            plt.Line2D([], [], ls="", marker=marker_of[mk], color="0.4", label=f"{marker_by} {mk}")
+            for mk in marker_cats
+        ]
+    axes[-1].legend(
+        handles=handles,
+        fontsize=7,
+        loc="center left",
+        bbox_to_anchor=(1.02, 0.5),
+        frameon=False,
+        title=colour_by,
+        title_fontsize=8,
+    )
+    fig.suptitle(
+        "Entropy and mutual information against accuracy across models (Liao et al. 2024, Fig. 10)", fontsize=10
+    )
     fig.tight_layout()
     return fig
 
@@ -207,13 +262,17 @@ def initialisation_summary(table: pd.DataFrame, measure: str = "dse") -> Initial
     if t.empty:
         raise ValueError(f"the initialisation table has no row with a finite init_std and {measure}")
     g = t.groupby("init_std", sort=True)[measure]
-    per = pd.DataFrame({"n_seeds": g.size(), f"{measure}_mean": g.mean(), f"{measure}_sd": g.std(ddof=1).fillna(0.0)}).reset_index()
+    per = pd.DataFrame(
+        {"n_seeds": g.size(), f"{measure}_mean": g.mean(), f"{measure}_sd": g.std(ddof=1).fillna(0.0)}
+    ).reset_index()
     means = per[f"{measure}_mean"].to_numpy()
     sig = per["init_std"].to_numpy()
     return InitialisationSummary(per, float(sig[int(np.argmin(means))]), float(sig[int(np.argmax(means))]))
 
 
-def plot_initialisation(init_table: pd.DataFrame, curves_table: pd.DataFrame, metric: str = "test_accuracy") -> plt.Figure:
+def plot_initialisation(
+    init_table: pd.DataFrame, curves_table: pd.DataFrame, metric: str = "test_accuracy"
+) -> plt.Figure:
     """The initialisation study of Liao et al. (arXiv 2312.04823, section 6), two panels.
 
     Left: DSE of the embedding at initialisation against the initialisation sd sigma (log x),
@@ -226,7 +285,17 @@ def plot_initialisation(init_table: pd.DataFrame, curves_table: pd.DataFrame, me
     _require(curves_table, ["init_std", "seed", "epoch", metric], "the training-curve table")
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.0))
     per = summary.per_sigma
-    ax.errorbar(per["init_std"], per["dse_mean"], yerr=per["dse_sd"], fmt="o-", color="0.25", ms=4, lw=1, capsize=2, label="mean ± sd over seeds")
+    ax.errorbar(
+        per["init_std"],
+        per["dse_mean"],
+        yerr=per["dse_sd"],
+        fmt="o-",
+        color="0.25",
+        ms=4,
+        lw=1,
+        capsize=2,
+        label="mean ± sd over seeds",
+    )
     roles = {summary.lowest: ("lowest DSE", "C0"), summary.highest: ("highest DSE", "C3")}
     for s, (name, colour) in roles.items():
         ax.axvline(s, color=colour, ls="--", lw=1, label=f"{name}: σ = {s:.3g}")
@@ -242,7 +311,9 @@ def plot_initialisation(init_table: pd.DataFrame, curves_table: pd.DataFrame, me
     for s, grp in curves.groupby("init_std", sort=True):
         agg = grp.groupby("epoch")[metric].agg(["mean", "std", "size"]).sort_index()
         sd = agg["std"].fillna(0.0)
-        role = next(((name, colour) for r, (name, colour) in roles.items() if np.isclose(s, r, rtol=1e-9, atol=0)), None)
+        role = next(
+            ((name, colour) for r, (name, colour) in roles.items() if np.isclose(s, r, rtol=1e-9, atol=0)), None
+        )
         label = f"σ = {s:.3g}" + (f" ({role[0]})" if role else "") + f", {int(agg['size'].max())} seed(s)"
         colour = role[1] if role else next(others, "0.5")
         ax2.plot(agg.index, agg["mean"], "-o", ms=3, lw=1.2, color=colour, label=label)

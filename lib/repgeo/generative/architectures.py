@@ -49,7 +49,9 @@ _REQUIRED_FIX = {
 class Autoencoder(nn.Module):
     """``encoder`` (images -> codes in R^d) and ``decoder`` (codes -> images in [0, 1])."""
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, image_shape: tuple[int, int, int]) -> None:
+    def __init__(
+        self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, image_shape: tuple[int, int, int]
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
@@ -108,22 +110,38 @@ def _mlp(image_shape: tuple[int, int, int], latent_dim: int, width: int, depth: 
 def _cifar_conv(channels: int, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     same = (0, 1, 0, 1)  # TF 'same' for a 2x2 kernel at stride 1: one pixel right and bottom
     encoder = nn.Sequential(
-        nn.ZeroPad2d(same), nn.Conv2d(channels, 3, 2), nn.ReLU(),  # 32 x 32
-        nn.Conv2d(3, 32, 2, stride=2), nn.ReLU(),  # 16 x 16 ('same' pads nothing here)
-        nn.ZeroPad2d(same), nn.Conv2d(32, 32, 2), nn.ReLU(),  # 16 x 16
-        nn.ZeroPad2d(same), nn.Conv2d(32, 32, 2), nn.ReLU(),  # 16 x 16
+        nn.ZeroPad2d(same),
+        nn.Conv2d(channels, 3, 2),
+        nn.ReLU(),  # 32 x 32
+        nn.Conv2d(3, 32, 2, stride=2),
+        nn.ReLU(),  # 16 x 16 ('same' pads nothing here)
+        nn.ZeroPad2d(same),
+        nn.Conv2d(32, 32, 2),
+        nn.ReLU(),  # 16 x 16
+        nn.ZeroPad2d(same),
+        nn.Conv2d(32, 32, 2),
+        nn.ReLU(),  # 16 x 16
         nn.Flatten(),
-        nn.Linear(32 * 16 * 16, 128), nn.ReLU(),
+        nn.Linear(32 * 16 * 16, 128),
+        nn.ReLU(),
         nn.Linear(128, latent_dim),
     )
     decoder = nn.Sequential(
-        nn.Linear(latent_dim, 128), nn.ReLU(),
-        nn.Linear(128, 32 * 16 * 16), nn.ReLU(),
+        nn.Linear(latent_dim, 128),
+        nn.ReLU(),
+        nn.Linear(128, 32 * 16 * 16),
+        nn.ReLU(),
         nn.Unflatten(1, (32, 16, 16)),
-        nn.ConvTranspose2d(32, 32, 2), _CropLast(), nn.ReLU(),  # 16 x 16
-        nn.ConvTranspose2d(32, 32, 2), _CropLast(), nn.ReLU(),  # 16 x 16
-        nn.ConvTranspose2d(32, 32, 3, stride=2), nn.ReLU(),  # 33 x 33 ('valid')
-        nn.Conv2d(32, channels, 2), nn.Sigmoid(),  # 32 x 32 ('valid')
+        nn.ConvTranspose2d(32, 32, 2),
+        _CropLast(),
+        nn.ReLU(),  # 16 x 16
+        nn.ConvTranspose2d(32, 32, 2),
+        _CropLast(),
+        nn.ReLU(),  # 16 x 16
+        nn.ConvTranspose2d(32, 32, 3, stride=2),
+        nn.ReLU(),  # 33 x 33 ('valid')
+        nn.Conv2d(32, channels, 2),
+        nn.Sigmoid(),  # 32 x 32 ('valid')
     )
     return encoder, decoder
 
@@ -134,9 +152,20 @@ def _celeba_conv(channels: int, latent_dim: int) -> tuple[nn.Module, nn.Module]:
     for cout in (32, 32, 64, 64):  # 64 -> 32 -> 16 -> 8 -> 4
         enc += [nn.Conv2d(cin, cout, 4, stride=2, padding=1), nn.ReLU()]
         cin = cout
-    enc += [nn.Flatten(), nn.Linear(64 * 4 * 4, 1024), nn.ReLU(), nn.Linear(1024, 256), nn.ReLU(), nn.Linear(256, latent_dim)]
+    enc += [
+        nn.Flatten(),
+        nn.Linear(64 * 4 * 4, 1024),
+        nn.ReLU(),
+        nn.Linear(1024, 256),
+        nn.ReLU(),
+        nn.Linear(256, latent_dim),
+    ]
     dec: list[nn.Module] = [
-        nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 1024), nn.ReLU(), nn.Unflatten(1, (64, 4, 4))
+        nn.Linear(latent_dim, 256),
+        nn.ReLU(),
+        nn.Linear(256, 1024),
+        nn.ReLU(),
+        nn.Unflatten(1, (64, 4, 4)),
     ]
     cin = 64
     for cout in (64, 32, 32):  # 4 -> 8 -> 16 -> 32
@@ -174,7 +203,9 @@ def _positive_int(value, name: str) -> int:
     return n
 
 
-def build_autoencoder(arch: str, image_shape: tuple[int, ...], latent_dim: int, width: int = 200, depth: int = 3) -> Autoencoder:
+def build_autoencoder(
+    arch: str, image_shape: tuple[int, ...], latent_dim: int, width: int = 200, depth: int = 3
+) -> Autoencoder:
     """The ``arch`` autoencoder for images of ``image_shape`` (C, H, W) with codes in R^``latent_dim``.
 
     ``width`` and ``depth`` (hidden units and hidden layers per side) apply to ``mlp`` only; the
@@ -184,7 +215,9 @@ def build_autoencoder(arch: str, image_shape: tuple[int, ...], latent_dim: int, 
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
     if len(tuple(image_shape)) != 3:
-        raise ValueError(f"image_shape must be (channels, height, width), got {image_shape!r}; pass images as N x C x H x W")
+        raise ValueError(
+            f"image_shape must be (channels, height, width), got {image_shape!r}; pass images as N x C x H x W"
+        )
     shape = tuple(_positive_int(s, "every entry of image_shape") for s in image_shape)
     latent_dim = _positive_int(latent_dim, "latent_dim")
     width = _positive_int(width, "width")

@@ -162,7 +162,9 @@ ONE_D_DISTANCES: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
-def sliced_distance(z, kind: str, n_projections: int = 50, generator: torch.Generator | None = None, compiled: bool = False) -> torch.Tensor:
+def sliced_distance(
+    z, kind: str, n_projections: int = 50, generator: torch.Generator | None = None, compiled: bool = False
+) -> torch.Tensor:
     """The sliced distance of the codes ``z`` (n x D) to N(0, I) for the model ``kind``, a scalar.
 
     The mean over ``n_projections`` fresh random unit directions v_k (K = 50 in every gmum and
@@ -225,7 +227,9 @@ class _SlicedDistance(torch.autograd.Function):
         return (grad_output / v.shape[0]) * (grad_s.T @ v), None, None, None, None
 
 
-def _one_d_value_and_grad(s: torch.Tensor, kind: str, extra, need_grad: bool, formulas) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _one_d_value_and_grad(
+    s: torch.Tensor, kind: str, extra, need_grad: bool, formulas
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The 1-D distance of each row of ``s`` (K x n) and, if ``need_grad``, its gradient (K x n).
 
     ``extra`` is the prior sample (K x n, unsorted) for 'swae' and the quantile means m (n,) for
@@ -259,7 +263,9 @@ def _sort_rows(x: torch.Tensor, with_order: bool) -> tuple[torch.Tensor, torch.T
     return torch.from_numpy(np.take_along_axis(a, order, axis=1)), torch.from_numpy(order)
 
 
-def _formulas(s: torch.Tensor, order: torch.Tensor | None, kind: str, extra, need_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _formulas(
+    s: torch.Tensor, order: torch.Tensor | None, kind: str, extra, need_grad: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The 1-D distances' arithmetic, the same formulas as the public 1-D functions (module docstring).
 
     ``s`` is sorted along rows with ``order`` the sorting permutation for every kind but 'scwae'
@@ -292,13 +298,17 @@ def _formulas(s: torch.Tensor, order: torch.Tensor | None, kind: str, extra, nee
             use_above = above >= below
             at = torch.where(use_above, at_above, at_below)
             sign = torch.where(use_above, -1.0, 1.0).to(s.dtype)
-            grad = torch.zeros_like(s).scatter_(1, at[:, None], (sign * density.gather(1, at[:, None]).squeeze(1))[:, None])
+            grad = torch.zeros_like(s).scatter_(
+                1, at[:, None], (sign * density.gather(1, at[:, None]).squeeze(1))[:, None]
+            )
     if not need_grad:
         return values, None
     return values, torch.empty_like(s).scatter_(1, order, grad)
 
 
-def _cramer_wold_value_and_grad(s: torch.Tensor, gamma: float, need_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _cramer_wold_value_and_grad(
+    s: torch.Tensor, gamma: float, need_grad: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """:func:`cramer_wold_1d` of each row of ``s`` (K x n) and its gradient.
 
     With E_ij = exp(-(s_i - s_j)^2 / (4 gamma)) and C_i = N(s_i; 0, 1 + 2 gamma), the derivative is
@@ -311,7 +321,11 @@ def _cramer_wold_value_and_grad(s: torch.Tensor, gamma: float, need_grad: bool) 
     kernel = diff.square().mul_(-1.0 / (4.0 * gamma)).exp_()
     cross_variance = 1.0 + 2.0 * gamma
     cross = torch.exp(-0.5 * s * s / cross_variance) / math.sqrt(2.0 * math.pi * cross_variance)
-    values = (a / (n * n)) * kernel.sum(dim=(1, 2)) + 1.0 / math.sqrt(2.0 * math.pi * (2.0 + 2.0 * gamma)) - 2.0 * cross.mean(dim=1)
+    values = (
+        (a / (n * n)) * kernel.sum(dim=(1, 2))
+        + 1.0 / math.sqrt(2.0 * math.pi * (2.0 + 2.0 * gamma))
+        - 2.0 * cross.mean(dim=1)
+    )
     if not need_grad:
         return values, None
     pull = kernel.mul_(diff).sum(dim=2)
@@ -389,7 +403,9 @@ def cw_distance_exact(z, gamma: float | None = None) -> float:
 
 
 @torch.no_grad()
-def sliced_wasserstein_to_normal(z, n_projections: int = 50, repeats: int = 10, generator: torch.Generator | None = None) -> float:
+def sliced_wasserstein_to_normal(
+    z, n_projections: int = 50, repeats: int = 10, generator: torch.Generator | None = None
+) -> float:
     """Sliced W2^2 between the codes ``z`` (n x D) and N(0, I), the gmum evaluation metric.
 
     Per repeat: ``n_projections`` fresh unit directions and a fresh N(0, I) sample of n points;
@@ -475,14 +491,18 @@ def _as_tensor(x, name: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         x = torch.as_tensor(np.asarray(x))
     if not x.is_floating_point():
-        raise TypeError(f"{name} must be floating point (float32 or float64), got {x.dtype}; convert it, e.g. {name}.float()")
+        raise TypeError(
+            f"{name} must be floating point (float32 or float64), got {x.dtype}; convert it, e.g. {name}.float()"
+        )
     return x
 
 
 def _flatten(x, name: str) -> torch.Tensor:
     x = _as_tensor(x, name)
     if x.ndim < 2:
-        raise ValueError(f"{name} must have a sample axis and feature axes (n x ...), got shape {tuple(x.shape)}; use {name}.reshape(-1, 1) for scalars")
+        raise ValueError(
+            f"{name} must have a sample axis and feature axes (n x ...), got shape {tuple(x.shape)}; use {name}.reshape(-1, 1) for scalars"
+        )
     return x.reshape(x.shape[0], -1)
 
 
@@ -492,14 +512,18 @@ def _check_matrix(x, name: str, layout: str, sample_axis: int) -> torch.Tensor:
     if x.ndim != 2:
         raise ValueError(f"{name} must be 2-D ({layout}), got shape {tuple(x.shape)}")
     if x.shape[sample_axis] < 2:
-        raise ValueError(f"{name} ({layout}) needs at least 2 points along axis {sample_axis}, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} ({layout}) needs at least 2 points along axis {sample_axis}, got shape {tuple(x.shape)}"
+        )
     if x.shape[1 - sample_axis] < 1:
         raise ValueError(f"{name} ({layout}) is empty along axis {1 - sample_axis}, got shape {tuple(x.shape)}")
     # One reduction settles the common case: a sum is finite only if every term is; only when it
     # is not (NaN/inf present, or an overflow of huge finite values) is the elementwise test run.
     if not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"{name} has {bad} NaN or inf value(s); a diverged encoder gives these, lower the learning rate or drop the rows")
+        raise ValueError(
+            f"{name} has {bad} NaN or inf value(s); a diverged encoder gives these, lower the learning rate or drop the rows"
+        )
     return x
 
 
@@ -507,7 +531,9 @@ def _as_numpy(z, name: str) -> np.ndarray:
     """``z`` (array or tensor, n x D) as a finite float64 numpy array with n >= 2."""
     if isinstance(z, torch.Tensor):
         z = z.detach().cpu()
-    return _check_matrix(torch.as_tensor(np.asarray(z, dtype=np.float64)), name, "n samples x D features", sample_axis=0).numpy()
+    return _check_matrix(
+        torch.as_tensor(np.asarray(z, dtype=np.float64)), name, "n samples x D features", sample_axis=0
+    ).numpy()
 
 
 def _check_gamma(gamma, n: int) -> float:

@@ -65,7 +65,11 @@ class EvalSettings:
 
     def validate(self) -> None:
         for k, v in asdict(self).items():
-            if k != "seed" and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (2 if k in ("n_generated", "kid_subset_size", "cw_subset_size") else 1)):
+            if k != "seed" and (
+                isinstance(v, bool)
+                or not isinstance(v, (int, np.integer))
+                or v < (2 if k in ("n_generated", "kid_subset_size", "cw_subset_size") else 1)
+            ):
                 raise ValueError(f"evaluation setting {k} must be a positive integer (>= 2 for sizes), got {v!r}")
 
 
@@ -118,13 +122,25 @@ def latent_metrics(Z: np.ndarray, settings: EvalSettings, seed: int) -> dict[str
         # undefined there, while every prior-referenced metric still is.
         logger.warning("standardised Mardia test undefined for these codes (%s); its columns are NaN", exc)
         values = (float("nan"),) * 4
-    out.update(zip(("mardia_test_skewness", "mardia_test_skewness_p", "mardia_test_kurtosis", "mardia_test_kurtosis_p"), map(float, values), strict=True))
+    out.update(
+        zip(
+            ("mardia_test_skewness", "mardia_test_skewness_p", "mardia_test_kurtosis", "mardia_test_kurtosis_p"),
+            map(float, values),
+            strict=True,
+        )
+    )
     g = torch.Generator().manual_seed(int(seed))
     Zt = torch.as_tensor(Z)
-    out["sw_latent"] = float(sliced_wasserstein_to_normal(Zt, n_projections=settings.latent_projections, repeats=settings.latent_repeats, generator=g))
+    out["sw_latent"] = float(
+        sliced_wasserstein_to_normal(
+            Zt, n_projections=settings.latent_projections, repeats=settings.latent_repeats, generator=g
+        )
+    )
     rng = np.random.default_rng([int(seed), 0xC3])
     m = min(settings.cw_subset_size, len(Z))
-    out["cw_latent"] = float(np.mean([cw_distance_exact(Z[rng.choice(len(Z), m, replace=False)]) for _ in range(settings.cw_repeats)]))
+    out["cw_latent"] = float(
+        np.mean([cw_distance_exact(Z[rng.choice(len(Z), m, replace=False)]) for _ in range(settings.cw_repeats)])
+    )
     return out
 
 
@@ -146,18 +162,33 @@ def evaluate_epoch(
     seed = int(settings.seed) * 100_003 + int(epoch)
     Z = encode(model, X_test, settings.batch_size).double().numpy()
     if not np.isfinite(Z).all():
-        raise FloatingPointError(f"the encoder's codes of the test images at epoch {epoch} are not finite; the training diverged (lower lr)")
-    out: dict[str, Any] = {"epoch": int(epoch), "reconstruction_error": test_reconstruction_error(model, X_test, settings.batch_size)}
+        raise FloatingPointError(
+            f"the encoder's codes of the test images at epoch {epoch} are not finite; the training diverged (lower lr)"
+        )
+    out: dict[str, Any] = {
+        "epoch": int(epoch),
+        "reconstruction_error": test_reconstruction_error(model, X_test, settings.batch_size),
+    }
     out.update(latent_metrics(Z, settings, seed))
     generated = decode(model, prior_codes(settings.n_generated, model.latent_dim, settings.seed), settings.batch_size)
     for net in feature_nets:
         out.update(
             generation_quality(
-                generated, real_features[net.name], net, n_subsets=settings.kid_subsets, subset_size=settings.kid_subset_size, seed=seed,
+                generated,
+                real_features[net.name],
+                net,
+                n_subsets=settings.kid_subsets,
+                subset_size=settings.kid_subset_size,
+                seed=seed,
             )
         )
     out["sw_pixels"] = float(
-        sliced_wasserstein(generated, X_test, n_projections=settings.pixel_projections, generator=torch.Generator().manual_seed(seed + 1))
+        sliced_wasserstein(
+            generated,
+            X_test,
+            n_projections=settings.pixel_projections,
+            generator=torch.Generator().manual_seed(seed + 1),
+        )
     )
     return out
 

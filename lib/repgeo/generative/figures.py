@@ -29,7 +29,15 @@ CURVES: dict[str, str] = {
     "sw_pixels": "sliced W2, generated vs test pixels",
     "fid": "FID (Inception weights supplied by the user)",
 }
-LOG_SCALE = {"mardia_skewness", "mardia_kurtosis_normalised", "sw_latent", "cw_latent", "fd_classifier", "sw_pixels", "fid"}
+LOG_SCALE = {
+    "mardia_skewness",
+    "mardia_kurtosis_normalised",
+    "sw_latent",
+    "cw_latent",
+    "fd_classifier",
+    "sw_pixels",
+    "fid",
+}
 # Signed metrics drawn as their magnitude (the table keeps the sign: b2 - D(D+2) of Knop et al.'s Table 1).
 MAGNITUDE = {"mardia_kurtosis_normalised"}
 
@@ -43,7 +51,14 @@ def plot_curves(metrics: pd.DataFrame, title: str) -> plt.Figure:
     for ax, metric in zip(axes.flat, shown, strict=False):
         for model, part in metrics.groupby("model", sort=False):
             part = part.sort_values("epoch")
-            ax.plot(part["epoch"], part[metric].abs() if metric in MAGNITUDE else part[metric], marker="o", ms=2.5, lw=1.2, label=model)
+            ax.plot(
+                part["epoch"],
+                part[metric].abs() if metric in MAGNITUDE else part[metric],
+                marker="o",
+                ms=2.5,
+                lw=1.2,
+                label=model,
+            )
         ax.set_title(CURVES[metric], fontsize=9)
         ax.set_xlabel("epoch")
         if metric in LOG_SCALE and ((metrics[metric].abs() if metric in MAGNITUDE else metrics[metric]) > 0).all():
@@ -61,10 +76,14 @@ def image_sheets(sheets: Mapping[str, np.ndarray], rows: int, cols: int, title: 
     n = len(sheets)
     per_row = min(n, 4)
     grid_rows = math.ceil(n / per_row)
-    fig, axes = plt.subplots(grid_rows, per_row, figsize=(3.2 * per_row, 3.2 * grid_rows * rows / cols + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        grid_rows, per_row, figsize=(3.2 * per_row, 3.2 * grid_rows * rows / cols + 0.4), squeeze=False
+    )
     for ax, (model, images) in zip(axes.flat, sheets.items(), strict=False):
         mosaic = tile_images(np.asarray(images, dtype=np.float64), rows, cols)
-        ax.imshow(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.imshow(
+            mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest"
+        )
         ax.set_title(model, fontsize=9)
         ax.axis("off")
     for ax in list(axes.flat)[n:]:

@@ -98,7 +98,9 @@ def mardia_test(z) -> MardiaTest:
     z = _as_sample(z, "z")
     n, dim = z.shape
     if n <= dim:
-        raise ValueError(f"mardia_test needs more points than dimensions (n > D) to estimate the covariance, got z of shape {z.shape}")
+        raise ValueError(
+            f"mardia_test needs more points than dimensions (n > D) to estimate the covariance, got z of shape {z.shape}"
+        )
     centred = z - z.mean(axis=0)
     eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred / n)
     # numpy's matrix_rank tolerance: below it the covariance is numerically singular.
@@ -151,12 +153,16 @@ def _as_sample(z, name: str) -> np.ndarray:
     if z.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric, got dtype {z.dtype}")
     if z.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n samples x D features), got shape {z.shape}; use {name}.reshape(-1, 1) for one feature")
+        raise ValueError(
+            f"{name} must be 2-D (n samples x D features), got shape {z.shape}; use {name}.reshape(-1, 1) for one feature"
+        )
     if z.shape[0] < 2 or z.shape[1] < 1:
         raise ValueError(f"{name} needs at least 2 samples (rows) and 1 feature (column), got shape {z.shape}")
     z = np.asarray(z, dtype=np.float64)
     bad = ~np.isfinite(z).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ValueError(f"{name} has {len(rows)} row(s) with NaN or inf (first: row {rows[0]}); drop them or fix the encoder")
+        raise ValueError(
+            f"{name} has {len(rows)} row(s) with NaN or inf (first: row {rows[0]}); drop them or fix the encoder"
+        )
     return z

@@ -67,7 +67,9 @@ def _check_gaussian(mu: Any, sigma: Any, name: str) -> tuple[np.ndarray, np.ndar
     m = np.asarray(mu, dtype=np.float64)
     s = np.asarray(sigma, dtype=np.float64)
     if m.ndim != 1 or s.shape != (m.size, m.size):
-        raise ValueError(f"mu{name} must be a vector (k,) and sigma{name} a matrix (k, k), got shapes {m.shape} and {s.shape}")
+        raise ValueError(
+            f"mu{name} must be a vector (k,) and sigma{name} a matrix (k, k), got shapes {m.shape} and {s.shape}"
+        )
     if not (np.isfinite(m).all() and np.isfinite(s).all()):
         raise ValueError(f"mu{name}/sigma{name} contain NaN or infinite values")
     scale = max(float(np.abs(s).max()), np.finfo(np.float64).tiny)
@@ -76,7 +78,9 @@ def _check_gaussian(mu: Any, sigma: Any, name: str) -> tuple[np.ndarray, np.ndar
     s = (s + s.T) / 2.0
     lowest = float(np.linalg.eigvalsh(s)[0])
     if lowest < -_PSD_RTOL * scale * m.size:
-        raise ValueError(f"sigma{name} is not positive semi-definite (smallest eigenvalue {lowest:.3g}); pass a covariance matrix")
+        raise ValueError(
+            f"sigma{name} is not positive semi-definite (smallest eigenvalue {lowest:.3g}); pass a covariance matrix"
+        )
     return m, s
 
 
@@ -103,7 +107,9 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
     m1, s1 = _check_gaussian(mu1, sigma1, "1")
     m2, s2 = _check_gaussian(mu2, sigma2, "2")
     if m1.size != m2.size:
-        raise ValueError(f"the two Gaussians have {m1.size} and {m2.size} dimensions; compute both from the same feature network")
+        raise ValueError(
+            f"the two Gaussians have {m1.size} and {m2.size} dimensions; compute both from the same feature network"
+        )
     w, v = _psd_eigh(s1)
     r = (v * np.sqrt(w)) @ v.T
     m = r @ s2 @ r
@@ -159,7 +165,9 @@ def kernel_inception_distance(
     f1 = _features(features1, "features1")
     f2 = _features(features2, "features2")
     if f1.shape[1] != f2.shape[1]:
-        raise ValueError(f"features1 and features2 have {f1.shape[1]} and {f2.shape[1]} features; compute both with the same network")
+        raise ValueError(
+            f"features1 and features2 have {f1.shape[1]} and {f2.shape[1]} features; compute both with the same network"
+        )
     # The unbiased estimate needs two rows per sample (it leaves out the diagonal).
     for name, value, least in (("n_subsets", n_subsets, 1), ("subset_size", subset_size, 2)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
@@ -184,7 +192,9 @@ def _images(images: Any) -> torch.Tensor:
     lo, hi = float(x.min()), float(x.max())
     if lo < -1e-6 or hi > 1 + 1e-6:
         # Both the classifiers and the Inception preparation assume the data stage's [0, 1] pixels.
-        raise ValueError(f"images have pixel values in [{lo:.3g}, {hi:.3g}]; scale them to [0, 1] (e.g. divide 8-bit images by 255)")
+        raise ValueError(
+            f"images have pixel values in [{lo:.3g}, {hi:.3g}]; scale them to [0, 1] (e.g. divide 8-bit images by 255)"
+        )
     return x
 
 
@@ -197,7 +207,9 @@ class FeatureNet:
     metrics (``fd_<name>``, ``kid_<name>``); "inception" is kept for :func:`inception_feature_net`.
     """
 
-    def __init__(self, module: nn.Module, name: str, prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(
+        self, module: nn.Module, name: str, prepare: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> None:
         if not callable(getattr(module, "embed", None)):
             raise TypeError(
                 f"{type(module).__name__} has no embed(x) method; use a classifier of repgeo.training.models "
@@ -205,7 +217,9 @@ class FeatureNet:
             )
         _check_name(name)
         if name == INCEPTION_NAME and not isinstance(self, InceptionFeatureNet):
-            raise ValueError(f"the name {INCEPTION_NAME!r} is kept for inception_feature_net (its metrics are called FID); choose another name")
+            raise ValueError(
+                f"the name {INCEPTION_NAME!r} is kept for inception_feature_net (its metrics are called FID); choose another name"
+            )
         self.module = module
         self.name = name
         self.prepare = prepare
@@ -246,7 +260,9 @@ class FeatureNet:
 
 def _check_name(name: Any) -> None:
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
-        raise ValueError(f"a feature network's name must be lower-case letters, digits and '_' (it becomes a metric name), got {name!r}")
+        raise ValueError(
+            f"a feature network's name must be lower-case letters, digits and '_' (it becomes a metric name), got {name!r}"
+        )
 
 
 class _PoolFeatures(nn.Module):
@@ -300,9 +316,13 @@ def inception_feature_net(weights_path: str | Path) -> InceptionFeatureNet:
         from ..training.external import torch_load_reason
 
         # torch's own message advises weights_only=False, which would run the file's code: not passed on.
-        raise ValueError(f"{path} could not be read as a PyTorch state dict ({torch_load_reason(exc, path)}); pass torchvision inception_v3 weights") from exc
+        raise ValueError(
+            f"{path} could not be read as a PyTorch state dict ({torch_load_reason(exc, path)}); pass torchvision inception_v3 weights"
+        ) from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path} does not hold a state dict (a mapping of parameter names to tensors); pass torchvision inception_v3 weights")
+        raise ValueError(
+            f"{path} does not hold a state dict (a mapping of parameter names to tensors); pass torchvision inception_v3 weights"
+        )
     net = inception_v3(weights=None, aux_logits=False, init_weights=False, transform_input=True)
     net.fc = nn.Identity()
     kept = {k: v for k, v in state.items() if not k.startswith(("AuxLogits.", "fc."))}
@@ -335,7 +355,9 @@ def generation_quality(
     (:func:`kernel_inception_distance`).
     """
     if not isinstance(feature_net, FeatureNet):
-        raise TypeError(f"feature_net must be a FeatureNet (or inception_feature_net(...)), got {type(feature_net).__name__}")
+        raise TypeError(
+            f"feature_net must be a FeatureNet (or inception_feature_net(...)), got {type(feature_net).__name__}"
+        )
     inception = isinstance(feature_net, InceptionFeatureNet)
     label = feature_net.name if name is None else name
     _check_name(label)

@@ -89,7 +89,9 @@ class AutoencoderConfig:
         if not isinstance(self.compile, bool):
             raise ValueError(f"compile must be true or false, got {self.compile!r}")
         if self.model == "cwae" and self.latent_dim < 2:
-            raise ValueError("model cwae needs latent_dim >= 2 (its kernel approximation is for D >= 2); use scwae for a 1-D latent")
+            raise ValueError(
+                "model cwae needs latent_dim >= 2 (its kernel approximation is for D >= 2); use scwae for a 1-D latent"
+            )
 
     def eval_epochs(self) -> list[int]:
         """Epoch 0, every ``eval_every``-th epoch and the last."""
@@ -168,13 +170,22 @@ def _check_images(X: Any, name: str) -> torch.Tensor:
     lo, hi = float(t.min()), float(t.max())
     if lo < -1e-6 or hi > 1 + 1e-6:
         # The decoders end in a sigmoid: targets outside [0, 1] cannot be reconstructed.
-        raise ValueError(f"{name} has pixel values in [{lo:.3g}, {hi:.3g}]; the decoders output [0, 1], so scale the images to [0, 1]")
+        raise ValueError(
+            f"{name} has pixel values in [{lo:.3g}, {hi:.3g}]; the decoders output [0, 1], so scale the images to [0, 1]"
+        )
     return t
 
 
 def _save_state(path: Path, cfg, data, epoch, model, opt, history) -> None:
     io.save_tensor(
-        {"config": cfg.to_dict(), "data": data, "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(), "history": history},
+        {
+            "config": cfg.to_dict(),
+            "data": data,
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "history": history,
+        },
         path,
     )
 
@@ -194,7 +205,9 @@ def load_snapshot(path: str | Path, device: str | torch.device = "cpu") -> tuple
         model = build(cfg, tuple(state["image_shape"]), device)
         model.load_state_dict(state["model"])
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        raise ValueError(f"{path} is not an autoencoder snapshot of this version of repgeo ({exc}); delete it and rerun the training") from exc
+        raise ValueError(
+            f"{path} is not an autoencoder snapshot of this version of repgeo ({exc}); delete it and rerun the training"
+        ) from exc
     model.eval()
     return cfg, int(state["epoch"]), model
 
@@ -211,7 +224,9 @@ def _resume(work_dir: Path, cfg, data, model, opt, history: dict, logger: loggin
         )
     epoch = min(int(state["epoch"]), cfg.epochs)
     if epoch < int(state["epoch"]):
-        raise ValueError(f"{path} is at epoch {state['epoch']}, beyond the {cfg.epochs} asked for; delete {work_dir} to train a shorter run")
+        raise ValueError(
+            f"{path} is at epoch {state['epoch']}, beyond the {cfg.epochs} asked for; delete {work_dir} to train a shorter run"
+        )
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     for k in HISTORY_COLUMNS:
@@ -278,7 +293,13 @@ def train_autoencoder(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sums += torch.stack([loss.detach(), rec.detach(), dist.detach() if dist is not None else torch.tensor(float("nan"))]).double().cpu()
+            sums += (
+                torch.stack(
+                    [loss.detach(), rec.detach(), dist.detach() if dist is not None else torch.tensor(float("nan"))]
+                )
+                .double()
+                .cpu()
+            )
         means = (sums / n_batches).tolist()
         history["epoch"].append(epoch)
         history["loss"].append(means[0])
@@ -290,7 +311,13 @@ def train_autoencoder(
         _save_state(work_dir / "state.pt", cfg, data, epoch, model, opt, history)
         logger.info(
             "%s epoch %d/%d: cost %.4f, reconstruction %.4f, distance %.5g (%.1f images/s)",
-            cfg.model, epoch, cfg.epochs, means[0], means[1], means[2], n_batches * cfg.batch_size * (epoch - start) / max(time.perf_counter() - t0, 1e-9),
+            cfg.model,
+            epoch,
+            cfg.epochs,
+            means[0],
+            means[1],
+            means[2],
+            n_batches * cfg.batch_size * (epoch - start) / max(time.perf_counter() - t0, 1e-9),
         )
     model.eval()
     return TrainResult(

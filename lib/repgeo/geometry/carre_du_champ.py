@@ -38,7 +38,9 @@ def carre_du_champ(op: DiffusionOperator, F: np.ndarray, H: np.ndarray | None = 
     return 0.5 * out
 
 
-def carre_du_champ_local(op: DiffusionOperator, F: np.ndarray, H: np.ndarray | None = None, chunk: int = 1 << 16) -> np.ndarray:
+def carre_du_champ_local(
+    op: DiffusionOperator, F: np.ndarray, H: np.ndarray | None = None, chunk: int = 1 << 16
+) -> np.ndarray:
     """The same quantity as the kernel-weighted local covariance over the graph's edges."""
     W = op.weights.tocoo()
     F = np.asarray(F, dtype=np.float64)

@@ -106,7 +106,9 @@ def estimate_dimension(
     return _parity_dimension(X, op, basis, timings)
 
 
-def _parity_dimension(X: np.ndarray, op: DiffusionOperator, basis: Eigenbasis, timings: dict[str, float]) -> DimensionResult:
+def _parity_dimension(
+    X: np.ndarray, op: DiffusionOperator, basis: Eigenbasis, timings: dict[str, float]
+) -> DimensionResult:
     t0 = time.perf_counter()
     Xt = basis.bandlimit(X)
     G = basis.bandlimit(carre_du_champ(op, Xt))
@@ -152,7 +154,9 @@ def estimate_curvature(
     return _parity_curvature(X, d, op, basis, timings)
 
 
-def _parity_curvature(X: np.ndarray, d: int, op: DiffusionOperator, basis: Eigenbasis, timings: dict[str, float]) -> CurvatureResult:
+def _parity_curvature(
+    X: np.ndarray, d: int, op: DiffusionOperator, basis: Eigenbasis, timings: dict[str, float]
+) -> CurvatureResult:
     D = X.shape[1]
     t0 = time.perf_counter()
     n = X.shape[0]
@@ -192,7 +196,9 @@ def estimate_geometry(
     """
     X = np.asarray(X, dtype=np.float64)
     n0 = max(n0_dimension, n0_curvature)
-    X, op, basis, timings = _prepare(X, n0, min(k, min(n0_dimension, n0_curvature, X.shape[0] - 1)), graph, seed, tol, c, k_ep)
+    X, op, basis, timings = _prepare(
+        X, n0, min(k, min(n0_dimension, n0_curvature, X.shape[0] - 1)), graph, seed, tol, c, k_ep
+    )
     dim = _parity_dimension(X, op, basis.truncated(min(n0_dimension, X.shape[0] - 1)), dict(timings))
     if d == "global":
         d = dim.global_dim

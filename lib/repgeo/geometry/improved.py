@@ -187,11 +187,15 @@ def improved_dimension(
     from .estimate import DimensionResult
 
     if smoothing_steps < 0 or coordinate_steps < 0:
-        raise ValueError(f"smoothing_steps and coordinate_steps must be >= 0, got {smoothing_steps} and {coordinate_steps}")
+        raise ValueError(
+            f"smoothing_steps and coordinate_steps must be >= 0, got {smoothing_steps} and {coordinate_steps}"
+        )
     if not 0 < floor < 1:
         raise ValueError(f"floor must be between 0 and 1 (exclusive), got {floor}")
     if boundary_threshold <= 0 or widen_dimension <= 0:
-        raise ValueError(f"boundary_threshold and widen_dimension must be > 0, got {boundary_threshold} and {widen_dimension}")
+        raise ValueError(
+            f"boundary_threshold and widen_dimension must be > 0, got {boundary_threshold} and {widen_dimension}"
+        )
     X, graph, small, op, timings = _operator(X, k, graph, c, k_ep, k_dimension)
     t0 = time.perf_counter()
     kern = local_kernel(op, graph, widen_dimension)
@@ -217,9 +221,14 @@ def improved_dimension(
     unrounded = kern.smooth(raw.astype(np.float64), 1)
     timings["dimension_s"] = time.perf_counter() - t0
     logger.info(
-        "dimension (improved): global %d; %d boundary points flagged; %s", global_dim, int(boundary.sum()), diag.describe()
+        "dimension (improved): global %d; %d boundary points flagged; %s",
+        global_dim,
+        int(boundary.sum()),
+        diag.describe(),
     )
-    return DimensionResult(raw.astype(np.float64), unrounded, raw, global_dim, lam, diag, op, None, timings, boundary=boundary)
+    return DimensionResult(
+        raw.astype(np.float64), unrounded, raw, global_dim, lam, diag, op, None, timings, boundary=boundary
+    )
 
 
 def _quadratic_design(u: np.ndarray) -> np.ndarray:
@@ -239,7 +248,9 @@ def _weighted_fit(A: np.ndarray, Z: np.ndarray, w: np.ndarray, ridge: float) -> 
     return np.linalg.solve(M, Awt @ Z)
 
 
-def _fundamental_form(X, kern: LocalKernel, T: np.ndarray, mask: np.ndarray, chunk: int, rows: np.ndarray | None = None):
+def _fundamental_form(
+    X, kern: LocalKernel, T: np.ndarray, mask: np.ndarray, chunk: int, rows: np.ndarray | None = None
+):
     """Fit the neighbours with ``mask`` at the points ``rows`` (default all): the ambient second
     fundamental form II_p[s, a, b], the moving-least-squares projection of each point onto its
     fitted surface (x_p plus the fitted normal offset at u = 0) and the weighted RMS residual."""
@@ -327,9 +338,13 @@ def improved_curvature(
     _check_d(d, X.shape[1])
     n_params = 1 + d + d * (d + 1) // 2
     if k_fit < 4 * n_params:
-        raise ValueError(f"k_fit must be at least {4 * n_params} for d = {d} (each half-fit has {n_params} parameters), got {k_fit}")
+        raise ValueError(
+            f"k_fit must be at least {4 * n_params} for d = {d} (each half-fit has {n_params} parameters), got {k_fit}"
+        )
     if tolerance <= 0 or noise_threshold <= 0 or widen_fit <= 0:
-        raise ValueError(f"tolerance, noise_threshold and widen_fit must be > 0, got {tolerance}, {noise_threshold} and {widen_fit}")
+        raise ValueError(
+            f"tolerance, noise_threshold and widen_fit must be > 0, got {tolerance}, {noise_threshold} and {widen_fit}"
+        )
     if max_steps < 0 or max_denoise < 0:
         raise ValueError(f"max_steps and max_denoise must be >= 0, got {max_steps} and {max_denoise}")
     X, graph, small, op, timings = _operator(X, k, graph, c, k_ep, k_fit)

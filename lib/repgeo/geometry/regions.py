@@ -95,10 +95,9 @@ def attribute_tests(curvature: np.ndarray, attributes: pd.DataFrame, n_boot: int
         if len(a) < 2 or len(b) < 2:
             continue
         u, p = stats.mannwhitneyu(a, b, alternative="two-sided")
-        diffs = (
-            a[rng.integers(0, len(a), size=(n_boot, len(a)))].mean(axis=1)
-            - b[rng.integers(0, len(b), size=(n_boot, len(b)))].mean(axis=1)
-        )
+        diffs = a[rng.integers(0, len(a), size=(n_boot, len(a)))].mean(axis=1) - b[
+            rng.integers(0, len(b), size=(n_boot, len(b)))
+        ].mean(axis=1)
         rows.append(
             {
                 "attribute": name,

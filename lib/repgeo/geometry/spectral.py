@@ -155,7 +155,9 @@ def _lanczos(S: sp.csr_matrix, lu, n0: int, seed: int, tol: float) -> tuple[np.n
 CHEBYSHEV_DEGREE = 8
 
 
-def _filtered_eigsh(S: sp.csr_matrix, n0: int, upper: float, weyl: float, seed: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _filtered_eigsh(
+    S: sp.csr_matrix, n0: int, upper: float, weyl: float, seed: int, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The n0 smallest eigenpairs of S (spectrum in [0, upper]) by Lanczos on a Chebyshev
     filter T_m of S.
 

@@ -107,7 +107,9 @@ def _as_features(features, name: str = "features", min_images: int = 1) -> np.nd
         raise ValueError(f"{name} needs at least {min_images} image(s) along axis 0, got {F.shape[0]}")
     if F.dtype.kind == "f" and not np.isfinite(F).all():
         bad = np.flatnonzero(~np.isfinite(F).reshape(F.shape[0], -1).all(axis=1))
-        raise ValueError(f"{name} has NaN or inf in {len(bad)} image(s) (first: image {bad[0]}); drop or recompute them")
+        raise ValueError(
+            f"{name} has NaN or inf in {len(bad)} image(s) (first: image {bad[0]}); drop or recompute them"
+        )
     return F
 
 
@@ -119,7 +121,9 @@ def _check_channels(channels, n_channels: int) -> tuple[int, ...]:
     out = []
     for c in channels:
         if isinstance(c, bool) or not isinstance(c, numbers.Integral) or not 0 <= c < n_channels:
-            raise ValueError(f"channels must hold integers in [0, {n_channels}) for a layer with {n_channels} channels, got {c!r}")
+            raise ValueError(
+                f"channels must hold integers in [0, {n_channels}) for a layer with {n_channels} channels, got {c!r}"
+            )
         out.append(int(c))
     if not out:
         raise ValueError("channels is empty; pass None for all channels or at least one index")
@@ -192,7 +196,9 @@ class FeatureCovariance:
         return float(self.eigenvalues[0] / self.eigenvalues[-1])
 
 
-def feature_covariance(features, channels: Sequence[int] | None = None, max_features: int = DEFAULT_MAX_FEATURES) -> FeatureCovariance:
+def feature_covariance(
+    features, channels: Sequence[int] | None = None, max_features: int = DEFAULT_MAX_FEATURES
+) -> FeatureCovariance:
     """Covariance over N images of the flattened maps (d = len(channels) * H * W), denominator N - 1.
 
     ``channels`` keeps a subset of channels (in the given order); ``max_features`` refuses a larger d
@@ -228,7 +234,16 @@ def feature_covariance(features, channels: Sequence[int] | None = None, max_feat
     eigenvalues = np.linalg.eigvalsh(cov)[::-1]
     tol = max(eigenvalues[0], 0.0) * d * np.finfo(np.float64).eps
     rank = int(np.count_nonzero(eigenvalues > tol))
-    return FeatureCovariance(covariance=cov, mean=mean, eigenvalues=eigenvalues, n_images=n, channels=channels, height=height, width=width, rank=rank)
+    return FeatureCovariance(
+        covariance=cov,
+        mean=mean,
+        eigenvalues=eigenvalues,
+        n_images=n,
+        channels=channels,
+        height=height,
+        width=width,
+        rank=rank,
+    )
 
 
 @dataclass(frozen=True)
@@ -250,8 +265,15 @@ def regularised_inverse(cov, shrinkage: float = DEFAULT_SHRINKAGE) -> Regularise
     Cholesky factor (LAPACK potrf/potri), which also checks positive definiteness.
     """
     S = _as_square(cov, "cov")
-    if isinstance(shrinkage, bool) or not isinstance(shrinkage, numbers.Real) or not math.isfinite(shrinkage) or shrinkage < 0:
-        raise ValueError(f"shrinkage must be a finite number >= 0 (ridge lambda = shrinkage * trace(cov)/d; default 1e-2), got {shrinkage!r}")
+    if (
+        isinstance(shrinkage, bool)
+        or not isinstance(shrinkage, numbers.Real)
+        or not math.isfinite(shrinkage)
+        or shrinkage < 0
+    ):
+        raise ValueError(
+            f"shrinkage must be a finite number >= 0 (ridge lambda = shrinkage * trace(cov)/d; default 1e-2), got {shrinkage!r}"
+        )
     if not np.allclose(S, S.T, rtol=1e-10, atol=1e-12 * max(np.abs(S).max(), 1e-300)):
         raise ValueError("cov must be symmetric; pass a covariance matrix (e.g. FeatureCovariance.covariance)")
     d = S.shape[0]
@@ -273,7 +295,9 @@ def regularised_inverse(cov, shrinkage: float = DEFAULT_SHRINKAGE) -> Regularise
     return RegularisedInverse(precision=inv, lam=lam, shrinkage=float(shrinkage))
 
 
-def ledoit_wolf_ridge(features, channels: Sequence[int] | None = None, max_features: int = DEFAULT_MAX_FEATURES) -> float:
+def ledoit_wolf_ridge(
+    features, channels: Sequence[int] | None = None, max_features: int = DEFAULT_MAX_FEATURES
+) -> float:
     """Ledoit-Wolf's optimal shrinkage intensity rho, as the ridge ``shrinkage`` s = rho / (1 - rho).
 
     rho is ``sklearn.covariance.ledoit_wolf_shrinkage`` of the flattened (and centred) features
@@ -288,7 +312,9 @@ def ledoit_wolf_ridge(features, channels: Sequence[int] | None = None, max_featu
     max_features = _check_int(max_features, "max_features", 1)
     d = len(channels) * height * width
     if d > max_features:
-        raise ValueError(f"features give d = {d} flattened features, more than max_features = {max_features}; select channels or pool the maps")
+        raise ValueError(
+            f"features give d = {d} flattened features, more than max_features = {max_features}; select channels or pool the maps"
+        )
     X = np.asarray(F[:, list(channels)], dtype=np.float64).reshape(n, d)
     rho = float(ledoit_wolf_shrinkage(X))
     return math.inf if rho >= 1 else rho / (1 - rho)
@@ -428,7 +454,9 @@ def toeplitz_closeness(M, n_channels: int, height: int, width: int, border: int 
     d = M.shape[0]
 
     ih, iw = height - 2 * border, width - 2 * border
-    c, i, j = np.meshgrid(np.arange(n_channels), np.arange(border, height - border), np.arange(border, width - border), indexing="ij")
+    c, i, j = np.meshgrid(
+        np.arange(n_channels), np.arange(border, height - border), np.arange(border, width - border), indexing="ij"
+    )
     inside = (c * height * width + i * width + j).ravel()
     outside = np.setdiff1d(np.arange(d), inside)
     if inside.size:
@@ -543,7 +571,9 @@ def sparsity(features, eps: float = 0.0) -> pd.DataFrame:
         ratio = np.where(alive, l1 / np.where(alive, l2, 1.0), np.nan)
     hoyer = (math.sqrt(h * w) - ratio) / (math.sqrt(h * w) - 1) if h * w > 1 else np.full_like(ratio, np.nan)
 
-    def row(label: str, values: np.ndarray, maps_ratio: np.ndarray, maps_hoyer: np.ndarray, maps_alive: np.ndarray) -> dict:
+    def row(
+        label: str, values: np.ndarray, maps_ratio: np.ndarray, maps_hoyer: np.ndarray, maps_alive: np.ndarray
+    ) -> dict:
         any_alive = bool(maps_alive.any())
         flat = values.ravel()
         return {
@@ -685,4 +715,6 @@ def covariance_summary(
     # Checked before the O(d^3) work rather than after it.
     if not isinstance(layer, str) or not layer:
         raise TypeError(f"layer must be a non-empty string naming the layer (e.g. 'conv2'), got {layer!r}")
-    return covariance_statistics(features, channels=channels, shrinkage=shrinkage, border=border, max_features=max_features).summary(layer)
+    return covariance_statistics(
+        features, channels=channels, shrinkage=shrinkage, border=border, max_features=max_features
+    ).summary(layer)

@@ -40,9 +40,15 @@ def plot_feature_statistics(stats: CovarianceStatistics, gram: np.ndarray, title
     and the mean Gram matrix (seed Figure 4); the shares are those of the statistics table."""
     cov, inv = stats.covariance_toeplitz, stats.inverse_toeplitz
     panels = [
-        (stats.covariance.covariance, f"covariance (off-Toeplitz {cov.total_share:.3f}, interior {cov.interior_share:.3f})"),
+        (
+            stats.covariance.covariance,
+            f"covariance (off-Toeplitz {cov.total_share:.3f}, interior {cov.interior_share:.3f})",
+        ),
         (cov.fit.approximation, "best block-Toeplitz approximation"),
-        (stats.inverse.precision, f"regularised inverse (off-Toeplitz {inv.total_share:.3f}, interior {inv.interior_share:.3f})"),
+        (
+            stats.inverse.precision,
+            f"regularised inverse (off-Toeplitz {inv.total_share:.3f}, interior {inv.interior_share:.3f})",
+        ),
         (inv.fit.approximation, "its block-Toeplitz approximation"),
         (np.asarray(gram), "mean Gram matrix (channels)"),
     ]
@@ -58,13 +64,21 @@ def _np(images: torch.Tensor) -> np.ndarray:
     return np.asarray(images.detach().cpu(), dtype=np.float64)
 
 
-def plot_inverter_sheets(originals: torch.Tensor, sheets: Mapping[tuple[str, str], tuple[torch.Tensor, torch.Tensor, torch.Tensor]], title: str) -> plt.Figure:
+def plot_inverter_sheets(
+    originals: torch.Tensor,
+    sheets: Mapping[tuple[str, str], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    title: str,
+) -> plt.Figure:
     """One row of held-out originals, then per (layer, regime) its reconstructions, the
     channel-accurate signed error (gray = no error) and the renormalised absolute error."""
     cols = len(originals)
     rows = [("held-out originals", _np(originals))]
     for (layer, regime), (recon, signed, absolute) in sheets.items():
-        rows += [(f"{layer}, {regime}: reconstruction", _np(recon)), (f"{layer}, {regime}: signed error", _np(signed)), (f"{layer}, {regime}: |error|", _np(absolute))]
+        rows += [
+            (f"{layer}, {regime}: reconstruction", _np(recon)),
+            (f"{layer}, {regime}: signed error", _np(signed)),
+            (f"{layer}, {regime}: |error|", _np(absolute)),
+        ]
     fig, axes = plt.subplots(len(rows), 1, figsize=(1.0 * cols + 0.5, 1.25 * len(rows) + 0.4), squeeze=False)
     for ax, (name, images) in zip(axes[:, 0], rows, strict=True):
         _show(ax, tile_images(images, 1, cols), name)
@@ -86,7 +100,11 @@ def plot_filter_sheet(prior: PatchPrior, channels: int, title: str) -> plt.Figur
 
 def plot_comparison(table: pd.DataFrame, layers: Sequence[str], title: str) -> plt.Figure:
     """Mean SSIM, PSNR and MSE (with standard deviations over images) per layer and method."""
-    metrics = [("ssim", "SSIM (higher is better)"), ("psnr", "PSNR dB (higher is better)"), ("mse", "image MSE (lower is better)")]
+    metrics = [
+        ("ssim", "SSIM (higher is better)"),
+        ("psnr", "PSNR dB (higher is better)"),
+        ("mse", "image MSE (lower is better)"),
+    ]
     methods = list(dict.fromkeys(table["method"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.6))
     x = np.arange(len(layers))
@@ -94,7 +112,14 @@ def plot_comparison(table: pd.DataFrame, layers: Sequence[str], title: str) -> p
     for ax, (metric, name) in zip(axes, metrics, strict=True):
         for k, method in enumerate(methods):
             part = table[table["method"] == method].set_index("layer").reindex(layers)
-            ax.bar(x + (k - (len(methods) - 1) / 2) * width, part[f"{metric}_mean"], width, yerr=part[f"{metric}_std"], label=method, capsize=2)
+            ax.bar(
+                x + (k - (len(methods) - 1) / 2) * width,
+                part[f"{metric}_mean"],
+                width,
+                yerr=part[f"{metric}_std"],
+                label=method,
+                capsize=2,
+            )
         ax.set_xticks(x, layers)
         ax.set_title(name, fontsize=9)
     axes[0].legend(fontsize=7)
@@ -121,4 +146,3 @@ def plot_preimage_sheets(results: Sequence[Mapping], layers: Sequence[str], titl
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
-

@@ -84,7 +84,9 @@ def _shape(value: Any, name: str) -> Shape:
         items = tuple(value)
     except TypeError:
         raise TypeError(f"{name} must be a (C, H, W) tuple of positive integers, got {value!r}") from None
-    if len(items) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in items):
+    if len(items) != 3 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in items
+    ):
         raise ValueError(f"{name} must be a (C, H, W) tuple of positive integers, got {value!r}")
     return tuple(int(v) for v in items)  # type: ignore[return-value]
 
@@ -92,7 +94,9 @@ def _shape(value: Any, name: str) -> Shape:
 def block_kind(module: nn.Module) -> str:
     """The kind of a forward block: ``"conv"`` (a Conv2d, alone or first in a Sequential with its
     nonlinearity), ``"pool"`` (MaxPool2d, AvgPool2d) or ``"lrn"`` (LocalResponseNorm)."""
-    if isinstance(module, nn.Conv2d) or (isinstance(module, nn.Sequential) and len(module) > 0 and isinstance(module[0], nn.Conv2d)):
+    if isinstance(module, nn.Conv2d) or (
+        isinstance(module, nn.Sequential) and len(module) > 0 and isinstance(module[0], nn.Conv2d)
+    ):
         return "conv"
     if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
         return "pool"
@@ -117,7 +121,9 @@ class ForwardBlock:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name == IMAGE_LEVEL:
-            raise ValueError(f"block name must be a non-empty string other than {IMAGE_LEVEL!r} (the label of the pixels), got {self.name!r}")
+            raise ValueError(
+                f"block name must be a non-empty string other than {IMAGE_LEVEL!r} (the label of the pixels), got {self.name!r}"
+            )
         if not isinstance(self.module, nn.Module):
             raise TypeError(f"block {self.name!r}: module must be a torch.nn.Module, got {type(self.module).__name__}")
         object.__setattr__(self, "in_shape", _shape(self.in_shape, f"block {self.name!r} in_shape"))
@@ -170,7 +176,9 @@ def forward_blocks(named_modules: Sequence[tuple[str, nn.Module]], input_shape: 
 
 def _check_blocks(blocks: Sequence[ForwardBlock | tuple]) -> list[ForwardBlock]:
     if isinstance(blocks, (ForwardBlock, nn.Module)) or not isinstance(blocks, Sequence):
-        raise TypeError(f"blocks must be a list of ForwardBlock or (name, module, in_shape, out_shape) tuples, got {type(blocks).__name__}")
+        raise TypeError(
+            f"blocks must be a list of ForwardBlock or (name, module, in_shape, out_shape) tuples, got {type(blocks).__name__}"
+        )
     if len(blocks) == 0:
         raise ValueError("blocks is empty; give at least one forward block")
     checked = []
@@ -180,13 +188,17 @@ def _check_blocks(blocks: Sequence[ForwardBlock | tuple]) -> list[ForwardBlock]:
         elif isinstance(b, tuple) and len(b) == 4:
             checked.append(ForwardBlock(*b))
         else:
-            raise TypeError(f"blocks[{i}] must be a ForwardBlock or a (name, module, in_shape, out_shape) tuple, got {b!r}")
+            raise TypeError(
+                f"blocks[{i}] must be a ForwardBlock or a (name, module, in_shape, out_shape) tuple, got {b!r}"
+            )
     names = [b.name for b in checked]
     if len(set(names)) != len(names):
         raise ValueError(f"block names must be unique, got {names}")
     for prev, b in itertools.pairwise(checked):
         if prev.out_shape != b.in_shape:
-            raise ValueError(f"block {b.name!r} has in_shape {b.in_shape} but block {prev.name!r} before it has out_shape {prev.out_shape}")
+            raise ValueError(
+                f"block {b.name!r} has in_shape {b.in_shape} but block {prev.name!r} before it has out_shape {prev.out_shape}"
+            )
     modules = [b.module for b in checked]
     with torch.no_grad(), _evaluating(modules):
         x = torch.zeros((1, *checked[0].in_shape), device=_module_device(modules, "the forward blocks"))
@@ -249,9 +261,15 @@ class InverterModule(nn.Module):
                 base = 1 if kind == "lrn" else (3 if stride == 1 else 2 * stride)
                 geometry.append((stride, *_transposed_geometry(n_in, n_out, stride, base)))
             (sh, kh, ph, oh), (sw, kw, pw, ow) = geometry
-            first: list[nn.Module] = [nn.ConvTranspose2d(c_out, width, (kh, kw), stride=(sh, sw), padding=(ph, pw), output_padding=(oh, ow))]
+            first: list[nn.Module] = [
+                nn.ConvTranspose2d(c_out, width, (kh, kw), stride=(sh, sw), padding=(ph, pw), output_padding=(oh, ow))
+            ]
         else:
-            resize = nn.Upsample(size=(h_in, w_in), mode="nearest-exact") if (h_in, w_in) != (h_out, w_out) else nn.Identity()
+            resize = (
+                nn.Upsample(size=(h_in, w_in), mode="nearest-exact")
+                if (h_in, w_in) != (h_out, w_out)
+                else nn.Identity()
+            )
             first = [resize, nn.Conv2d(c_out, width, 3, padding=1)]
         self.layers = nn.Sequential(*first, nn.ReLU(), nn.Conv2d(width, c_in, 3, padding=1))
 
@@ -274,9 +292,13 @@ def inverter_module(
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     if kind == "lrn" and in_shape != out_shape:
-        raise ValueError(f"a local response normalisation keeps its input's shape, got in_shape {in_shape} and out_shape {out_shape}")
+        raise ValueError(
+            f"a local response normalisation keeps its input's shape, got in_shape {in_shape} and out_shape {out_shape}"
+        )
     if kind == "pool" and (in_shape[0] != out_shape[0] or out_shape[1] > in_shape[1] or out_shape[2] > in_shape[2]):
-        raise ValueError(f"a pooling keeps the channels and does not enlarge the map, got in_shape {in_shape} and out_shape {out_shape}")
+        raise ValueError(
+            f"a pooling keeps the channels and does not enlarge the map, got in_shape {in_shape} and out_shape {out_shape}"
+        )
     if width is None:
         width = max(in_shape[0], out_shape[0])
     elif isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
@@ -296,7 +318,9 @@ class InverterStack(nn.Module):
             )
         for i, (lower, upper) in enumerate(itertools.pairwise(inverters)):
             if lower.out_shape != upper.in_shape:
-                raise ValueError(f"inverters[{i + 1}] outputs {upper.in_shape} but inverters[{i}] takes {lower.out_shape}; the modules do not chain")
+                raise ValueError(
+                    f"inverters[{i + 1}] outputs {upper.in_shape} but inverters[{i}] takes {lower.out_shape}; the modules do not chain"
+                )
         self.inverters = nn.ModuleList(inverters)
         self.names = tuple(names)
 
@@ -327,7 +351,9 @@ class InverterStack(nn.Module):
         return InverterStack(list(self.inverters)[: int(depth)], self.names[: int(depth)])
 
 
-def inverter_stack(blocks: Sequence[ForwardBlock | tuple], variant: str = "deconv", width: int | None = None, seed: int = 0) -> InverterStack:
+def inverter_stack(
+    blocks: Sequence[ForwardBlock | tuple], variant: str = "deconv", width: int | None = None, seed: int = 0
+) -> InverterStack:
     """A freshly initialised stack for ``blocks`` (PyTorch's default initialisation from ``seed``, on the CPU)."""
     blocks = _check_blocks(blocks)
     with torch.random.fork_rng(devices=[]):
@@ -350,13 +376,19 @@ class InverterSettings:
     def validate(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
-        if self.width is not None and (isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)) or self.width < 1):
+        if self.width is not None and (
+            isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)) or self.width < 1
+        ):
             raise ValueError(f"width must be a positive integer or None, got {self.width!r}")
         for name in ("epochs", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (math.isfinite(self.lr) and self.lr > 0):
+        if (
+            isinstance(self.lr, bool)
+            or not isinstance(self.lr, (int, float))
+            or not (math.isfinite(self.lr) and self.lr > 0)
+        ):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise TypeError(f"seed must be an integer, got {self.seed!r}")
@@ -390,7 +422,9 @@ def _images(value: Any, name: str, shape: Shape | None = None, unit: bool = Fals
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} contains NaN or infinite values; clean the input")
     if unit and (float(t.min()) < -1e-6 or float(t.max()) > 1 + 1e-6):
-        raise ValueError(f"{name} must be images in [0, 1], got values in [{float(t.min()):.3g}, {float(t.max()):.3g}]; unprocess them first")
+        raise ValueError(
+            f"{name} must be images in [0, 1], got values in [{float(t.min()):.3g}, {float(t.max()):.3g}]; unprocess them first"
+        )
     return t
 
 
@@ -407,11 +441,15 @@ def _target_energy(blocks: list[ForwardBlock], X: torch.Tensor, batch_size: int,
     energy = sums / torch.tensor([len(X) * math.prod(b.in_shape) for b in blocks], dtype=torch.float64, device=device)
     for level, e in zip(_level_names(blocks), energy.tolist(), strict=True):
         if e == 0:
-            raise ValueError(f"representation {level!r} is all zero on X, so there is nothing to invert there; check the forward network or the data")
+            raise ValueError(
+                f"representation {level!r} is all zero on X, so there is nothing to invert there; check the forward network or the data"
+            )
     return energy.float()
 
 
-def _loss_terms(regime: str, stack: InverterStack, feats: list[torch.Tensor], energy: torch.Tensor) -> list[torch.Tensor]:
+def _loss_terms(
+    regime: str, stack: InverterStack, feats: list[torch.Tensor], energy: torch.Tensor
+) -> list[torch.Tensor]:
     """The terms e_l of the regime's objective (module docstring), lowest level first."""
     if regime == "separate":
         outs = [g(feats[level + 1]) for level, g in enumerate(stack.inverters)]
@@ -423,7 +461,11 @@ def _loss_terms(regime: str, stack: InverterStack, feats: list[torch.Tensor], en
 
 
 def _train(
-    regime: str, blocks: Sequence[ForwardBlock | tuple], X: Any, settings: InverterSettings, logger: logging.Logger | None
+    regime: str,
+    blocks: Sequence[ForwardBlock | tuple],
+    X: Any,
+    settings: InverterSettings,
+    logger: logging.Logger | None,
 ) -> InverterTraining:
     settings.validate()
     blocks = _check_blocks(blocks)
@@ -452,7 +494,9 @@ def _train(
         means = (sums / n).tolist()
         # Checked once per epoch rather than per batch, to keep the GPU from synchronising every step.
         if not all(math.isfinite(v) for v in means):
-            raise FloatingPointError(f"{regime} training diverged at epoch {epoch} (mean losses {means}); lower lr (got {settings.lr})")
+            raise FloatingPointError(
+                f"{regime} training diverged at epoch {epoch} (mean losses {means}); lower lr (got {settings.lr})"
+            )
         rows += [(regime, level, epoch, loss) for level, loss in zip(levels, means, strict=True)]
         log.info(
             "inverters %s epoch %d/%d: loss %.4g (%s) %.1f s",
@@ -464,7 +508,9 @@ def _train(
             time.perf_counter() - t0,
         )
     history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-    return InverterTraining(regime, stack, history, settings, dict(zip(_level_names(blocks), energy.tolist(), strict=True)))
+    return InverterTraining(
+        regime, stack, history, settings, dict(zip(_level_names(blocks), energy.tolist(), strict=True))
+    )
 
 
 def train_separate(
@@ -536,11 +582,15 @@ def reconstruct(
         )
     for g, b in zip(stack.inverters, blocks, strict=True):
         if (g.in_shape, g.out_shape) != (b.in_shape, b.out_shape):
-            raise ValueError(f"block {b.name!r} maps {b.in_shape} to {b.out_shape} but its inverter maps {g.out_shape} to {g.in_shape}")
+            raise ValueError(
+                f"block {b.name!r} maps {b.in_shape} to {b.out_shape} but its inverter maps {g.out_shape} to {g.in_shape}"
+            )
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if unprocess is not None and not callable(unprocess):
-        raise TypeError(f"unprocess must be a callable (preprocessed → [0, 1] images) or None, got {type(unprocess).__name__}")
+        raise TypeError(
+            f"unprocess must be a callable (preprocessed → [0, 1] images) or None, got {type(unprocess).__name__}"
+        )
     X = _images(X, "X", blocks[0].in_shape)
     block_device = _module_device([b.module for b in blocks], "the forward blocks")
     stack_device = _module_device([stack], "the inverter stack")

@@ -57,7 +57,9 @@ def representation_error(phi_x: Any, phi0: Any) -> pd.DataFrame:
         raise ValueError(f"phi_x and phi0 must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     zero = b.flatten(1).abs().sum(dim=1) == 0
     if bool(zero.any()):
-        raise ValueError(f"phi0 is zero for images {torch.nonzero(zero).flatten().tolist()}; the normalised error is undefined (nothing to invert)")
+        raise ValueError(
+            f"phi0 is zero for images {torch.nonzero(zero).flatten().tolist()}; the normalised error is undefined (nothing to invert)"
+        )
     err = normalised_squared_error(a, b).cpu().numpy()
     return pd.DataFrame({"normalised_error": err, "relative_error": np.sqrt(err)})
 

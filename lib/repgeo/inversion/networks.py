@@ -223,7 +223,9 @@ class LayeredNet(nn.Module):
         # The LRN layers have no parameters: a torchvision state dict loads with or without them.
         # alpha is multiplied by n because torch divides it by n, which the paper's formula does not.
         self.norms = nn.ModuleList(
-            [nn.LocalResponseNorm(LRN_SIZE, alpha=LRN_SIZE * LRN_ALPHA, beta=LRN_BETA, k=LRN_K) for _ in range(2)] if self.lrn else []
+            [nn.LocalResponseNorm(LRN_SIZE, alpha=LRN_SIZE * LRN_ALPHA, beta=LRN_BETA, k=LRN_K) for _ in range(2)]
+            if self.lrn
+            else []
         )
         first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
         self.conv_channels = int(first_conv.in_channels)
@@ -272,12 +274,16 @@ class LayeredNet(nn.Module):
             if len(t) == 1:
                 t = t.expand(self.conv_channels)
             if len(t) != self.conv_channels:
-                raise ValueError(f"{name} must have 1 or {self.conv_channels} values (one per input channel of {self.arch}), got {len(t)}")
+                raise ValueError(
+                    f"{name} must have 1 or {self.conv_channels} values (one per input channel of {self.arch}), got {len(t)}"
+                )
             if not torch.isfinite(t).all():
                 raise ValueError(f"{name} must be finite, got {t.tolist()}")
             values.append(t)
         if not (values[1] > 0).all():
-            raise ValueError(f"std must be > 0 in every channel, got {values[1].tolist()}; a constant channel cannot be normalised")
+            raise ValueError(
+                f"std must be > 0 in every channel, got {values[1].tolist()}; a constant channel cannot be normalised"
+            )
         self.mean.copy_(values[0].view(1, -1, 1, 1))
         self.std.copy_(values[1].view(1, -1, 1, 1))
 
@@ -288,9 +294,13 @@ class LayeredNet(nn.Module):
         module docstring.
         """
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point torch tensor N x C x H x W in [0, 1], got {type(x).__name__} {getattr(x, 'dtype', '')}")
+            raise TypeError(
+                f"x must be a floating-point torch tensor N x C x H x W in [0, 1], got {type(x).__name__} {getattr(x, 'dtype', '')}"
+            )
         if x.ndim == 4 and x.shape[1] not in (1, self.conv_channels):
-            raise ValueError(f"x has {x.shape[1]} channels but {self.arch} takes {self.conv_channels}-channel (or 1-channel, repeated) images")
+            raise ValueError(
+                f"x has {x.shape[1]} channels but {self.arch} takes {self.conv_channels}-channel (or 1-channel, repeated) images"
+            )
         x = _prepare(x, self.conv_channels, self.min_input_size)
         return (x - self.mean) / self.std
 
@@ -300,7 +310,9 @@ class LayeredNet(nn.Module):
         try:
             return self.layer_names.index(name)
         except ValueError:
-            raise ValueError(f"{self.arch} has no layer {name!r}; its layers are: {', '.join(self.layer_names)}") from None
+            raise ValueError(
+                f"{self.arch} has no layer {name!r}; its layers are: {', '.join(self.layer_names)}"
+            ) from None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits N x n_classes of [0, 1] images N x C x H x W."""
@@ -443,11 +455,17 @@ def _check_variant(arch: str, in_channels: Any, width: Any, lrn: Any) -> int:
     in_channels = _positive_int(in_channels, "in_channels")
     if arch in TORCHVISION_ARCHITECTURES:
         if in_channels not in (1, 3):
-            raise ValueError(f"in_channels must be 3 (RGB) or 1 (grey, repeated over RGB) for {arch}, got {in_channels}")
+            raise ValueError(
+                f"in_channels must be 3 (RGB) or 1 (grey, repeated over RGB) for {arch}, got {in_channels}"
+            )
         if width is not None:
-            raise ValueError(f"width sets the channels of vgg_small only; {arch} has torchvision's fixed widths: leave width=None")
+            raise ValueError(
+                f"width sets the channels of vgg_small only; {arch} has torchvision's fixed widths: leave width=None"
+            )
     if lrn and arch != "alexnet":
-        raise ValueError(f"lrn=True adds AlexNet's local response normalisation and applies to alexnet only, not {arch}")
+        raise ValueError(
+            f"lrn=True adds AlexNet's local response normalisation and applies to alexnet only, not {arch}"
+        )
     return in_channels
 
 
@@ -580,12 +598,18 @@ def load_network(path: str | Path, arch: str | None = None, device: str | torch.
     try:
         obj = io.load_tensor(path)
     except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for a file it cannot read
-        raise ValueError(f"{path} cannot be read by torch.load(weights_only=True): not a checkpoint written by save_network? ({torch_load_reason(err, path)})") from err
+        raise ValueError(
+            f"{path} cannot be read by torch.load(weights_only=True): not a checkpoint written by save_network? ({torch_load_reason(err, path)})"
+        ) from err
     if not isinstance(obj, Mapping) or obj.get("format") != _CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a network checkpoint written by save_network; a torchvision state dict is read by load_torchvision_weights")
+        raise ValueError(
+            f"{path} is not a network checkpoint written by save_network; a torchvision state dict is read by load_torchvision_weights"
+        )
     config = dict(obj["config"])
     if arch is not None and config["arch"] != arch:
-        raise ValueError(f"{path} holds a {config['arch']} network, not the {arch} asked for; train or pick a {arch} checkpoint")
+        raise ValueError(
+            f"{path} holds a {config['arch']} network, not the {arch} asked for; train or pick a {arch} checkpoint"
+        )
     net = build_network(**config)
     try:
         net.load_state_dict(obj["state_dict"])
@@ -620,7 +644,9 @@ class TrainingResult:
 def _images(X: Any, name: str, channels: int) -> torch.Tensor:
     t = torch.as_tensor(X if isinstance(X, torch.Tensor) else np.asarray(X)).float()
     if t.ndim != 4 or t.shape[1] != channels:
-        raise ValueError(f"{name} must be images N x {channels} x H x W (the network's in_channels), got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be images N x {channels} x H x W (the network's in_channels), got shape {tuple(t.shape)}"
+        )
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} contains NaN or infinite values; fix the data stage's output")
     if len(t) and (t.min() < 0 or t.max() > 1):
@@ -638,7 +664,9 @@ def _labels(y: Any, name: str, n: int, n_classes: int) -> torch.Tensor:
     if len(a) and not np.issubdtype(a.dtype, np.integer):
         raise ValueError(f"{name} must be integer class labels, got dtype {a.dtype}")
     if len(a) and (a.min() < 0 or a.max() >= n_classes):
-        raise ValueError(f"{name} must lie in [0, {n_classes}) for a network with {n_classes} classes, got labels in [{a.min()}, {a.max()}]")
+        raise ValueError(
+            f"{name} must lie in [0, {n_classes}) for a network with {n_classes} classes, got labels in [{a.min()}, {a.max()}]"
+        )
     return torch.as_tensor(a, dtype=torch.long)
 
 
@@ -696,7 +724,9 @@ def train_network(
         ("weight_decay", weight_decay, lambda v: v >= 0),
     ):
         if not isinstance(value, (int, float, np.number)) or not math.isfinite(value) or not ok(value):
-            raise ValueError(f"{name} must be a finite number (lr > 0, 0 <= momentum < 1, weight_decay >= 0), got {value!r}")
+            raise ValueError(
+                f"{name} must be a finite number (lr > 0, 0 <= momentum < 1, weight_decay >= 0), got {value!r}"
+            )
     log = logger or logging.getLogger(__name__)
     if fit_normalisation is None:
         fit_normalisation = net.arch == "vgg_small"
@@ -728,7 +758,9 @@ def train_network(
                 opt.zero_grad(set_to_none=True)
                 loss = loss_fn(net(xb.to(dev)), ytr[idx].to(dev))
                 if not torch.isfinite(loss):
-                    raise ValueError(f"training diverged at epoch {epoch}: the loss is {float(loss)}; lower lr (now {lr})")
+                    raise ValueError(
+                        f"training diverged at epoch {epoch}: the loss is {float(loss)}; lower lr (now {lr})"
+                    )
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * len(idx)

@@ -153,7 +153,9 @@ def fit_whitening(
     if not isinstance(remove_dc, bool):
         raise TypeError(f"remove_dc must be True or False, got {remove_dc!r}")
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (0 < eps < 1):
-        raise ValueError(f"eps must be a number in (0, 1) (the relative variance below which a component is null), got {eps!r}")
+        raise ValueError(
+            f"eps must be a number in (0, 1) (the relative variance below which a component is null), got {eps!r}"
+        )
     n, d = x.shape
     if n < 2:
         raise ValueError(f"patches needs at least 2 rows to estimate a covariance, got {n}")
@@ -218,19 +220,25 @@ def _as_tensor(x, name: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; convert it with .float() (images in [0, 1])")
+        raise TypeError(
+            f"{name} must be a floating-point tensor, got dtype {x.dtype}; convert it with .float() (images in [0, 1])"
+        )
     return x
 
 
 def _check_finite(x: torch.Tensor, name: str) -> None:
     if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or inf ({int((~torch.isfinite(x)).sum())} entries); clean or impute it first")
+        raise ValueError(
+            f"{name} contains NaN or inf ({int((~torch.isfinite(x)).sum())} entries); clean or impute it first"
+        )
 
 
 def _check_images(images, name: str) -> torch.Tensor:
     images = _as_tensor(images, name)
     if images.ndim != 4:
-        raise ValueError(f"{name} must be 4-D (N x C x H x W), got shape {tuple(images.shape)}; add the batch axis with {name}[None]")
+        raise ValueError(
+            f"{name} must be 4-D (N x C x H x W), got shape {tuple(images.shape)}; add the batch axis with {name}[None]"
+        )
     if 0 in images.shape:
         raise ValueError(f"{name} is empty (shape {tuple(images.shape)})")
     _check_finite(images, name)
@@ -241,9 +249,13 @@ def _check_patches(patches, name: str, dim: int | None) -> torch.Tensor:
     """``patches`` as an n x d float64 CPU tensor, checked (d = ``dim`` when given)."""
     patches = _as_tensor(patches, name)
     if patches.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n patches x d entries), got shape {tuple(patches.shape)}; flatten each patch first")
+        raise ValueError(
+            f"{name} must be 2-D (n patches x d entries), got shape {tuple(patches.shape)}; flatten each patch first"
+        )
     if dim is not None and patches.shape[1] != dim:
-        raise ValueError(f"{name} has {patches.shape[1]} entries per patch but {dim} were expected (C * size * size of the fitted patches)")
+        raise ValueError(
+            f"{name} has {patches.shape[1]} entries per patch but {dim} were expected (C * size * size of the fitted patches)"
+        )
     if patches.shape[0] == 0 or patches.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {tuple(patches.shape)})")
     _check_finite(patches, name)

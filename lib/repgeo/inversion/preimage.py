@@ -126,11 +126,15 @@ def mv_data_weight(layer: str, arch: str | None = None) -> float:
             raise ValueError(f"no data-term weights for architecture {arch!r}; known: {', '.join(MV_DATA_WEIGHTS)}")
         table = MV_DATA_WEIGHTS[arch]
         if layer not in table:
-            raise ValueError(f"{arch} has no layer {layer!r} in the data-term weight table; its layers: {', '.join(table)}")
+            raise ValueError(
+                f"{arch} has no layer {layer!r} in the data-term weight table; its layers: {', '.join(table)}"
+            )
         return table[layer]
     values = {table[layer] for table in MV_DATA_WEIGHTS.values() if layer in table}
     if not values:
-        raise ValueError(f"no data-term weight for layer {layer!r} in any architecture ({', '.join(MV_DATA_WEIGHTS)}); set preimage.C")
+        raise ValueError(
+            f"no data-term weight for layer {layer!r} in any architecture ({', '.join(MV_DATA_WEIGHTS)}); set preimage.C"
+        )
     if len(values) > 1:  # not the case for the tables above; a guard for future additions
         raise ValueError(f"layer {layer!r} has different data-term weights across architectures; name the architecture")
     return values.pop()
@@ -189,7 +193,9 @@ class PreimageConfig:
             if getattr(self, name) is not None:
                 _positive(getattr(self, name), name, allow_zero=name.startswith("lambda"))
         if self.B_plus < self.B:
-            raise ValueError(f"B_plus (the hard bound on pixel norms) must be >= B, got B_plus={self.B_plus} < B={self.B}")
+            raise ValueError(
+                f"B_plus (the hard bound on pixel norms) must be >= B, got B_plus={self.B_plus} < B={self.B}"
+            )
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if not isinstance(self.iterations, (tuple, list)) or len(self.iterations) != 2:
@@ -204,7 +210,11 @@ class PreimageConfig:
             _count(step[0], f"adam_schedule[{k}] iterations", 1)
             _positive(step[1], f"adam_schedule[{k}] lr multiplier")
         betas = self.adam_betas
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+        if (
+            not isinstance(betas, (tuple, list))
+            or len(betas) != 2
+            or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
+        ):
             raise ValueError(f"adam_betas must be two numbers in [0, 1), got {self.adam_betas!r}")
         _count(self.adam_jitter_iterations, "adam_jitter_iterations", 0)
         if not isinstance(self.jitter, bool):
@@ -308,7 +318,9 @@ def mv2016_step(x: torch.Tensor, g: torch.Tensor, G: torch.Tensor, v: torch.Tens
     x.add_(v)
 
 
-def adam_step(x: torch.Tensor, g: torch.Tensor, m: torch.Tensor, s: torch.Tensor, t: int, lr: float, betas: tuple[float, float]) -> None:
+def adam_step(
+    x: torch.Tensor, g: torch.Tensor, m: torch.Tensor, s: torch.Tensor, t: int, lr: float, betas: tuple[float, float]
+) -> None:
     """One Adam update, in place (Kingma & Ba, ICLR 2015, Algorithm 1; ``t`` counts from 1)."""
     b1, b2 = betas
     m.mul_(b1).add_(g, alpha=1.0 - b1)
@@ -343,22 +355,40 @@ def _check_priors(extra_priors: Sequence[Prior]) -> list[Prior]:
 def _check_inputs(phi: Any, phi0: Any, image_shape: Any, x_init: Any) -> tuple[int, int, int, int]:
     if not callable(phi):
         raise TypeError(f"phi must be callable (x -> representation), got {type(phi).__name__}")
-    if not isinstance(phi0, torch.Tensor) or not phi0.is_floating_point() or phi0.ndim < 2 or phi0.shape[0] < 1 or phi0[0].numel() < 1:
-        got = f"{phi0.dtype} tensor of shape {tuple(phi0.shape)}" if isinstance(phi0, torch.Tensor) else type(phi0).__name__
-        raise ValueError(f"phi0 must be a non-empty floating-point tensor N x ... (one representation per image), got {got}")
+    if (
+        not isinstance(phi0, torch.Tensor)
+        or not phi0.is_floating_point()
+        or phi0.ndim < 2
+        or phi0.shape[0] < 1
+        or phi0[0].numel() < 1
+    ):
+        got = (
+            f"{phi0.dtype} tensor of shape {tuple(phi0.shape)}"
+            if isinstance(phi0, torch.Tensor)
+            else type(phi0).__name__
+        )
+        raise ValueError(
+            f"phi0 must be a non-empty floating-point tensor N x ... (one representation per image), got {got}"
+        )
     if not bool(torch.isfinite(phi0).all()):
         raise ValueError("phi0 contains NaN or infinite values")
     zero = phi0.flatten(1).abs().sum(dim=1) == 0
     if bool(zero.any()):
-        raise ValueError(f"phi0 is zero for images {torch.nonzero(zero).flatten().tolist()}; its normalised error is undefined")
+        raise ValueError(
+            f"phi0 is zero for images {torch.nonzero(zero).flatten().tolist()}; its normalised error is undefined"
+        )
     shape = tuple(image_shape) if isinstance(image_shape, (tuple, list, torch.Size)) else ()
-    if len(shape) != 3 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in shape):
+    if len(shape) != 3 or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in shape
+    ):
         raise ValueError(f"image_shape must be (C, H, W) with positive integers, got {image_shape!r}")
     n = int(phi0.shape[0])
     if x_init is not None:
         if not isinstance(x_init, torch.Tensor) or tuple(x_init.shape) != (n, *shape):
             got = tuple(x_init.shape) if isinstance(x_init, torch.Tensor) else type(x_init).__name__
-            raise ValueError(f"x_init must be a tensor of shape {(n, *shape)} (N from phi0, then image_shape), got {got}")
+            raise ValueError(
+                f"x_init must be a tensor of shape {(n, *shape)} (N from phi0, then image_shape), got {got}"
+            )
         if not bool(torch.isfinite(x_init).all()):
             raise ValueError("x_init contains NaN or infinite values")
     return (n, *(int(s) for s in shape))  # type: ignore[return-value]
@@ -374,7 +404,9 @@ def _prior_energy(name: str, fn: Callable[[torch.Tensor], torch.Tensor], crop: t
     energy = fn(crop)
     if not isinstance(energy, torch.Tensor) or energy.shape not in ((), (crop.shape[0],)):
         got = tuple(energy.shape) if isinstance(energy, torch.Tensor) else type(energy).__name__
-        raise ValueError(f"prior {name!r} must return a tensor of shape () (batch total) or ({crop.shape[0]},) (per image), got {got}")
+        raise ValueError(
+            f"prior {name!r} must return a tensor of shape () (batch total) or ({crop.shape[0]},) (per image), got {got}"
+        )
     return energy.sum()
 
 
@@ -442,7 +474,9 @@ def preimage(
             rep = phi(crop)
             if not isinstance(rep, torch.Tensor) or rep.shape != phi0.shape:
                 got = tuple(rep.shape) if isinstance(rep, torch.Tensor) else type(rep).__name__
-                raise ValueError(f"phi returned shape {got} for images of shape {tuple(crop.shape)}; phi0 has shape {tuple(phi0.shape)}")
+                raise ValueError(
+                    f"phi returned shape {got} for images of shape {tuple(crop.shape)}; phi0 has shape {tuple(phi0.shape)}"
+                )
             err = normalised_squared_error(rep, phi0).sum()
             terms = [
                 config.C * err,
@@ -452,9 +486,13 @@ def preimage(
             ]
             objective = torch.stack(terms).sum()
             (g,) = torch.autograd.grad(objective, xv)
-            values = (torch.stack([objective.detach(), terms[0].detach(), err.detach(), *(v.detach() for v in terms[1:])]) / n).tolist()
+            values = (
+                torch.stack([objective.detach(), terms[0].detach(), err.detach(), *(v.detach() for v in terms[1:])]) / n
+            ).tolist()
             if not all(math.isfinite(v) for v in values):
-                raise FloatingPointError(f"the pre-image objective is not finite at iteration {t} (terms {values}); lower the rate or check phi")
+                raise FloatingPointError(
+                    f"the pre-image objective is not finite at iteration {t} (terms {values}); lower the rate or check phi"
+                )
             rows.append((t, stage, lr, jitter_now, oy, ox, *values))
             if logger is not None and (t % config.log_every == 0 or t == total_iterations):
                 text = ", ".join(f"{name} {v:.4g}" for name, v in zip(term_names, values, strict=True))
@@ -481,7 +519,14 @@ def preimage(
 
 # Direction of each criterion that select_prior_weight can optimise (columns of image_metrics,
 # representation_error and normalised_image_error).
-CRITERIA = {"mse": "min", "psnr": "max", "ssim": "max", "normalised_image_error": "min", "normalised_error": "min", "relative_error": "min"}
+CRITERIA = {
+    "mse": "min",
+    "psnr": "max",
+    "ssim": "max",
+    "normalised_image_error": "min",
+    "normalised_error": "min",
+    "relative_error": "min",
+}
 
 
 @dataclass
@@ -524,7 +569,9 @@ def select_prior_weight(
         frame = evaluate(wgt)
         if not isinstance(frame, pd.DataFrame) or criterion not in frame.columns or len(frame) == 0:
             got = list(frame.columns) if isinstance(frame, pd.DataFrame) else type(frame).__name__
-            raise ValueError(f"evaluate({wgt:g}) must return a non-empty DataFrame with a {criterion!r} column (one row per image), got {got}")
+            raise ValueError(
+                f"evaluate({wgt:g}) must return a non-empty DataFrame with a {criterion!r} column (one row per image), got {got}"
+            )
         means = frame.select_dtypes("number").mean()
         if math.isnan(float(means[criterion])):
             raise ValueError(f"evaluate({wgt:g}) gave NaN for {criterion!r}; the search cannot rank it")

@@ -148,7 +148,9 @@ def score_matching_grad(W, alpha, X, expert: str = "ica") -> tuple[torch.Tensor,
     return grad_W, grad_alpha
 
 
-def _loss_and_grad(W: torch.Tensor, alpha: torch.Tensor, X: torch.Tensor, ex: Expert) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _loss_and_grad(
+    W: torch.Tensor, alpha: torch.Tensor, X: torch.Tensor, ex: Expert
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     n = X.shape[0]
     Y = X @ W.T
     g1, g2, g3 = ex.dG(Y), ex.d2G(Y), ex.d3G(Y)
@@ -301,7 +303,9 @@ def fit_score_matching(
     log_every = _check_int(log_every, "log_every", 1)
     if whitening is not None:
         if not isinstance(whitening, Whitening):
-            raise TypeError(f"whitening must be a Whitening (from fit_whitening) or None, got {type(whitening).__name__}")
+            raise TypeError(
+                f"whitening must be a Whitening (from fit_whitening) or None, got {type(whitening).__name__}"
+            )
         if whitening.n_components != D:
             raise ValueError(
                 f"X has {D} columns but whitening produces {whitening.n_components}; pass the whitened patches whitening.transform(patches)"
@@ -319,7 +323,9 @@ def fit_score_matching(
     def stop(step: int, loss: torch.Tensor, grad_W: torch.Tensor, log: bool) -> bool:
         value = float(loss)
         if not math.isfinite(value):
-            raise RuntimeError(f"score matching diverged at step {step} (loss {value}); lower lr (got {lr}) or use optimiser='adam'")
+            raise RuntimeError(
+                f"score matching diverged at step {step} (loss {value}); lower lr (got {lr}) or use optimiser='adam'"
+            )
         grad_norm = float(_tangent(grad_W, W).norm())
         if log:
             history.append((step, value))
@@ -381,7 +387,9 @@ def patch_log_prior(prior: PatchPrior, patches) -> torch.Tensor:
     _check_prior(prior)
     patches = _as_tensor(patches, "patches")
     if patches.ndim != 2 or patches.shape[1] != prior.input_dim:
-        raise ValueError(f"patches must be n x {prior.input_dim} (flattened C * size * size patches), got shape {tuple(patches.shape)}")
+        raise ValueError(
+            f"patches must be n x {prior.input_dim} (flattened C * size * size patches), got shape {tuple(patches.shape)}"
+        )
     _check_finite(patches, "patches")
     filters, bias = prior.pixel_filters()
     filters, bias, alpha = (t.to(patches.device, patches.dtype) for t in (filters, bias, prior.alpha))
@@ -441,7 +449,9 @@ def filter_sheet(
     """
     _check_prior(prior)
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (RGB) to draw filters, got {channels!r}; draw feature-map filters channel by channel")
+        raise ValueError(
+            f"channels must be 1 (grey) or 3 (RGB) to draw filters, got {channels!r}; draw feature-map filters channel by channel"
+        )
     if kind == "filter":
         tiles = prior.pixel_filters()[0]
     elif kind == "pattern":

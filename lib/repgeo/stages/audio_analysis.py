@@ -46,7 +46,9 @@ ENGINE_TABLES = ("parametric", "smooths", "curves", "differences", "settings")
 def token_words(samples: pd.DataFrame, label: str) -> pd.Series:
     """Each token's word as a string (fsdd's integer digits become '0' ... '9')."""
     if label not in samples.columns:
-        raise DataError(f"samples.parquet has no column {label!r} naming the words; set audio.<name>.label to one of {list(samples.columns)}")
+        raise DataError(
+            f"samples.parquet has no column {label!r} naming the words; set audio.<name>.label to one of {list(samples.columns)}"
+        )
     return samples[label].astype(str)
 
 
@@ -87,7 +89,9 @@ def load_audio(samples_path: str, arrays_path: str) -> tuple[pd.DataFrame, np.nd
     samples = io.read_parquet(samples_path)
     arrays = io.load_tensor(arrays_path).numpy()
     if arrays.ndim != 3 or arrays.shape[1] != 1:
-        raise DataError(f"{arrays_path} holds arrays of shape {arrays.shape}; the audio branch needs N x 1 x samples frames (an audio source)")
+        raise DataError(
+            f"{arrays_path} holds arrays of shape {arrays.shape}; the audio branch needs N x 1 x samples frames (an audio source)"
+        )
     return samples, arrays
 
 
@@ -102,13 +106,17 @@ def layer_inputs(samples_path: str, arrays_path: str, spec: Spec) -> tuple[pd.Da
     return tokens, arrays[rows]
 
 
-def write_layers(acts, tokens: pd.DataFrame, logit_names: Sequence[str], network: str, table_out: str, logits_out: str) -> None:
+def write_layers(
+    acts, tokens: pd.DataFrame, logit_names: Sequence[str], network: str, table_out: str, logits_out: str
+) -> None:
     """The long activation table and the logits table of one network."""
     from ..audio.layers import long_table
 
     table = long_table(acts, tokens)
     table.insert(0, "network", network)
-    io.write_parquet(table, table_out, metadata={"network": network, "layers": list(acts.layers), "tokens": len(tokens)})
+    io.write_parquet(
+        table, table_out, metadata={"network": network, "layers": list(acts.layers), "tokens": len(tokens)}
+    )
     n, units = acts.logits.shape
     logits = pd.DataFrame(
         {
@@ -121,7 +129,16 @@ def write_layers(acts, tokens: pd.DataFrame, logit_names: Sequence[str], network
     io.write_parquet(logits, logits_out, metadata={"network": network})
 
 
-def layer_figure(acts, tokens: pd.DataFrame, audio: np.ndarray, logit_names: Sequence[str], spec: Spec, network: str, out: str, dpi: int) -> None:
+def layer_figure(
+    acts,
+    tokens: pd.DataFrame,
+    audio: np.ndarray,
+    logit_names: Sequence[str],
+    spec: Spec,
+    network: str,
+    out: str,
+    dpi: int,
+) -> None:
     """Figure 2 for the configured token (default: the first analysed token of the reference word)."""
     from ..audio.figures import plot_layers
 
@@ -132,10 +149,15 @@ def layer_figure(acts, tokens: pd.DataFrame, audio: np.ndarray, logit_names: Seq
     else:
         hits = np.flatnonzero(tokens["id"].to_numpy() == token)
         if len(hits) == 0:
-            raise DataError(f"analysis.figure_token {token!r} is not an analysed token; pick an id of the {spec.get('analysis', {}).get('split', 'test')} split")
+            raise DataError(
+                f"analysis.figure_token {token!r} is not an analysed token; pick an id of the {spec.get('analysis', {}).get('split', 'test')} split"
+            )
         row = int(hits[0])
     fig = plot_layers(
-        audio[row, 0], {name: acts.values[name][row] for name in acts.layers}, acts.logits[row], logit_names,
+        audio[row, 0],
+        {name: acts.values[name][row] for name in acts.layers},
+        acts.logits[row],
+        logit_names,
         f"{network}: token {tokens['id'].iloc[row]} ('{tokens['word'].iloc[row]}')",
     )
     io.save_figure(fig, out, dpi=dpi)
@@ -154,7 +176,9 @@ def _wide(layers_path: str, layer: str) -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame({"token": order, "word": words.to_numpy()}), wide.to_numpy(dtype=np.float64)
 
 
-def gamm_data(layers_path: str, samples_path: str, spec: Spec, sample_rate: int, words_out: str, sounds_out: str) -> None:
+def gamm_data(
+    layers_path: str, samples_path: str, spec: Spec, sample_rate: int, words_out: str, sounds_out: str
+) -> None:
     """The GAMM inputs of one network: binned word curves and time-normalised sibilant intervals."""
     from ..audio.layers import binned, interval_curves
 
@@ -172,20 +196,40 @@ def gamm_data(layers_path: str, samples_path: str, spec: Spec, sample_rate: int,
         samples = io.read_parquet(samples_path).set_index("id")
         for column in ("sibilant", "sibilant_start", "sibilant_end"):
             if column not in samples.columns:
-                raise DataError(f"{samples_path} has no {column!r} column for the phone contrast; set audio contrast.enabled: false for this dataset")
+                raise DataError(
+                    f"{samples_path} has no {column!r} column for the phone contrast; set audio contrast.enabled: false for this dataset"
+                )
         for layer in contrast["layers"]:
             tokens, values = _wide(layers_path, layer)
             info = samples.loc[tokens["token"]]
-            keep = (tokens["word"].isin(contrast["words"]) & info["sibilant"].isin(contrast["sounds"]).to_numpy()).to_numpy()
+            keep = (
+                tokens["word"].isin(contrast["words"]) & info["sibilant"].isin(contrast["sounds"]).to_numpy()
+            ).to_numpy()
             if keep.sum() == 0:
-                raise DataError(f"no analysed token of {contrast['words']} has a sibilant among {contrast['sounds']}; check contrast.words and contrast.sounds")
-            curves = interval_curves(values[keep], info["sibilant_start"].to_numpy()[keep], info["sibilant_end"].to_numpy()[keep], int(contrast["points"]))
+                raise DataError(
+                    f"no analysed token of {contrast['words']} has a sibilant among {contrast['sounds']}; check contrast.words and contrast.sounds"
+                )
+            curves = interval_curves(
+                values[keep],
+                info["sibilant_start"].to_numpy()[keep],
+                info["sibilant_end"].to_numpy()[keep],
+                int(contrast["points"]),
+            )
             times = (np.arange(curves.shape[1]) + 0.5) / curves.shape[1]
-            frames.append(_long(tokens["token"][keep], "sound", info["sibilant"].to_numpy()[keep], layer, times, curves))
+            frames.append(
+                _long(tokens["token"][keep], "sound", info["sibilant"].to_numpy()[keep], layer, times, curves)
+            )
         found = set(pd.concat(frames)["sound"])
         if found != set(contrast["sounds"]):
-            raise DataError(f"the phone contrast needs tokens of both sounds {contrast['sounds']}, found only {sorted(found)}")
-    _write_csv(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["layer", "token", "sound", "time", "value"]), sounds_out)
+            raise DataError(
+                f"the phone contrast needs tokens of both sounds {contrast['sounds']}, found only {sorted(found)}"
+            )
+    _write_csv(
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["layer", "token", "sound", "time", "value"]),
+        sounds_out,
+    )
 
 
 def _long(tokens, factor: str, levels, layer: str, times: np.ndarray, values: np.ndarray) -> pd.DataFrame:
@@ -221,12 +265,20 @@ def merge_engine_tables(engine_dirs: Mapping[str, str]) -> dict[str, pd.DataFram
             path = Path(folder) / f"{table}.csv"
             if not path.is_file():
                 raise DataError(f"the {engine} GAMM engine wrote no {path.name} in {folder}; see its log")
-            df = pd.read_csv(path, dtype={"layer": str, "level": str, "reference": str, "key": str, "value": str} if table == "settings" else {"layer": str, "level": str, "reference": str})
+            df = pd.read_csv(
+                path,
+                dtype={"layer": str, "level": str, "reference": str, "key": str, "value": str}
+                if table == "settings"
+                else {"layer": str, "level": str, "reference": str},
+            )
             df.insert(0, "engine", engine)
             merged[table].append(df)
     tables = {t: pd.concat(v, ignore_index=True) for t, v in merged.items()}
     tables["intervals"] = pd.concat(
-        [significant_intervals(d.drop(columns=["engine", "layer"])).assign(engine=e, layer=layer) for (e, layer), d in tables["differences"].groupby(["engine", "layer"], sort=False)],
+        [
+            significant_intervals(d.drop(columns=["engine", "layer"])).assign(engine=e, layer=layer)
+            for (e, layer), d in tables["differences"].groupby(["engine", "layer"], sort=False)
+        ],
         ignore_index=True,
     )[["engine", "layer", "level", "reference", "start", "end", "direction"]]
     return tables
@@ -236,7 +288,9 @@ def factor_column(data: pd.DataFrame, path: str) -> str:
     """The factor column of a GAMM input (word or sound): the one column besides layer, token, time, value."""
     extra = [c for c in data.columns if c not in GAMM_INPUT_COLUMNS]
     if len(extra) != 1 or any(c not in data.columns for c in GAMM_INPUT_COLUMNS):
-        raise DataError(f"{path} must have the columns {list(GAMM_INPUT_COLUMNS)} and one factor column, found {list(data.columns)}")
+        raise DataError(
+            f"{path} must have the columns {list(GAMM_INPUT_COLUMNS)} and one factor column, found {list(data.columns)}"
+        )
     return extra[0]
 
 
@@ -251,14 +305,40 @@ def fit_layers_python(data_path: str, settings: Spec, out_dir: str) -> None:
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in ENGINE_TABLES}
     for layer, d in data.groupby("layer", sort=False):
         fit = fit_gamm(
-            d.drop(columns="layer"), factor=factor, reference=str(reference), k=int(settings["k"]),
-            random_smooths=bool(settings["random_smooths"]), ar1=bool(settings["ar1"]), grid=int(settings["grid"]), engine="python",
+            d.drop(columns="layer"),
+            factor=factor,
+            reference=str(reference),
+            k=int(settings["k"]),
+            random_smooths=bool(settings["random_smooths"]),
+            ar1=bool(settings["ar1"]),
+            grid=int(settings["grid"]),
+            engine="python",
         )
-        logger.info("%s: python GAMM of %d rows, %d tokens, rho %.3f, %.1f s", layer, fit.n_rows, fit.n_tokens, fit.rho, fit.seconds)
+        logger.info(
+            "%s: python GAMM of %d rows, %d tokens, rho %.3f, %.1f s",
+            layer,
+            fit.n_rows,
+            fit.n_tokens,
+            fit.rho,
+            fit.seconds,
+        )
         # Wall times stay in the log and the benchmark file: the tables are exactly reproducible.
-        record = {k: v for k, v in {**fit.settings, "engine": fit.engine, "rho": fit.rho, "n_rows": fit.n_rows, "n_tokens": fit.n_tokens}.items() if not k.endswith("seconds")}
+        record = {
+            k: v
+            for k, v in {
+                **fit.settings,
+                "engine": fit.engine,
+                "rho": fit.rho,
+                "n_rows": fit.n_rows,
+                "n_tokens": fit.n_tokens,
+            }.items()
+            if not k.endswith("seconds")
+        }
         tables = {
-            "parametric": fit.parametric, "smooths": fit.smooths, "curves": fit.curves, "differences": fit.differences,
+            "parametric": fit.parametric,
+            "smooths": fit.smooths,
+            "curves": fit.curves,
+            "differences": fit.differences,
             "settings": pd.DataFrame({"key": list(record), "value": [str(v) for v in record.values()]}),
         }
         for name, table in tables.items():
@@ -282,7 +362,9 @@ def gamm_html(tables: Mapping[str, pd.DataFrame], title: str) -> str:
     return "<html><head><meta charset='utf-8'></head><body>" + "\n".join(parts) + "</body></html>"
 
 
-def gamm_tables(engine_dirs: Mapping[str, str], outputs: Mapping[str, str], title: str, analysis: str, dpi: int) -> None:
+def gamm_tables(
+    engine_dirs: Mapping[str, str], outputs: Mapping[str, str], title: str, analysis: str, dpi: int
+) -> None:
     """Merge the engines' tables into parquet, render Table 1 and draw the preferred engine's curves."""
     from ..audio.figures import plot_gamm
 

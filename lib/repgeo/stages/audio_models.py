@@ -60,7 +60,9 @@ def gan_config(spec: Spec, n_words: int):
     return cfg
 
 
-def train_gan_run(arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu") -> None:
+def train_gan_run(
+    arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu"
+) -> None:
     """Train the entry's ciwGAN/fiwGAN on the training tokens (module docstring)."""
     from ..audio.gan import run_identity, train_gan
 
@@ -68,7 +70,16 @@ def train_gan_run(arrays_path: str, samples_path: str, spec: Spec, model_out: st
     real = arrays[samples["split"].to_numpy() == "train"]
     cfg = gan_config(spec, len(words))
     checkpoints = Path(model_out).parent / f"checkpoints-{_digest(run_identity(cfg))}"
-    logger.info("%s on %d training tokens of %d words: d = %d, %d steps, batch %d; checkpoints in %s", cfg.variant, len(real), len(words), cfg.model_dim, cfg.steps, cfg.batch_size, checkpoints)
+    logger.info(
+        "%s on %d training tokens of %d words: d = %d, %d steps, batch %d; checkpoints in %s",
+        cfg.variant,
+        len(real),
+        len(words),
+        cfg.model_dim,
+        cfg.steps,
+        cfg.batch_size,
+        checkpoints,
+    )
     result = train_gan(real, cfg, checkpoints, logger, device=device)
     with io.atomic_path(model_out) as tmp:
         shutil.copyfile(result.checkpoints[-1], tmp)
@@ -77,7 +88,15 @@ def train_gan_run(arrays_path: str, samples_path: str, spec: Spec, model_out: st
     io.write_parquet(history, history_out, metadata={"config": cfg.to_dict(), "words": words})
 
 
-def gan_evaluate(model_path: str, arrays_path: str, samples_path: str, spec: Spec, outputs: Mapping[str, str], dpi: int, device: str = "cpu") -> None:
+def gan_evaluate(
+    model_path: str,
+    arrays_path: str,
+    samples_path: str,
+    spec: Spec,
+    outputs: Mapping[str, str],
+    dpi: int,
+    device: str = "cpu",
+) -> None:
     """Q accuracy on the held-out real tokens after the Hungarian code-to-word assignment, the
     confusion table and figure, and generated WAVs with their spectrogram sheet."""
     from ..audio.evaluation import code_assignment, q_codes, spectrogram_sheet, write_wavs
@@ -88,7 +107,9 @@ def gan_evaluate(model_path: str, arrays_path: str, samples_path: str, spec: Spe
     samples, arrays, words = _split_audio(arrays_path, samples_path, spec["label"])
     test = samples["split"].to_numpy() == "test"
     if not test.any():
-        raise DataError(f"{samples_path} has no test tokens to measure the Q-network on; set the dataset's test_fraction above 0")
+        raise DataError(
+            f"{samples_path} has no test tokens to measure the Q-network on; set the dataset's test_fraction above 0"
+        )
     codes = q_codes(Q, arrays[test], cfg.variant)
     truth = token_words(samples, spec["label"]).to_numpy()[test]
     found = code_assignment(codes, truth)
@@ -98,17 +119,31 @@ def gan_evaluate(model_path: str, arrays_path: str, samples_path: str, spec: Spe
             "code": [int(c) for c in counts.index],
             "word": [found.mapping.get(int(c), "") for c in counts.index],
             "tokens": counts.sum(axis=1).to_numpy(),
-            "correct": [int(counts.loc[c, found.mapping[int(c)]]) if int(c) in found.mapping else 0 for c in counts.index],
+            "correct": [
+                int(counts.loc[c, found.mapping[int(c)]]) if int(c) in found.mapping else 0 for c in counts.index
+            ],
         }
     )
     table["accuracy"] = found.accuracy
     table["chance"] = 1.0 / len(words)
     table["variant"], table["steps"] = cfg.variant, cfg.steps
-    logger.info("Q accuracy on %d held-out tokens: %.3f (chance %.3f), mapping %s", int(test.sum()), found.accuracy, 1 / len(words), found.mapping)
+    logger.info(
+        "Q accuracy on %d held-out tokens: %.3f (chance %.3f), mapping %s",
+        int(test.sum()),
+        found.accuracy,
+        1 / len(words),
+        found.mapping,
+    )
     io.write_parquet(table, outputs["accuracy"], metadata={"mapping": found.mapping})
     confusion = found.confusion.reset_index().melt(id_vars="word", var_name="assigned", value_name="count")
     io.write_parquet(confusion, outputs["confusion"])
-    io.save_figure(plot_confusion(found.confusion, f"Q-network, {cfg.variant} after {cfg.steps} steps: accuracy {found.accuracy:.2f}"), outputs["confusion_png"], dpi=dpi)
+    io.save_figure(
+        plot_confusion(
+            found.confusion, f"Q-network, {cfg.variant} after {cfg.steps} steps: accuracy {found.accuracy:.2f}"
+        ),
+        outputs["confusion_png"],
+        dpi=dpi,
+    )
 
     audio = generate(G, cfg, int(spec["samples_per_code"]), int(spec["seed"]))
     rate = int(spec["sample_rate"])
@@ -122,7 +157,9 @@ def _reference_config(spec: Spec) -> dict[str, Any]:
     return {k: ref[k] for k in ("model_dim", "epochs", "batch_size", "lr", "seed")}
 
 
-def train_reference_run(arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu") -> None:
+def train_reference_run(
+    arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu"
+) -> None:
     """Train the supervised reference CNN on the real word labels (module docstring)."""
     from ..audio.reference_cnn import train_reference_cnn
 
@@ -131,12 +168,38 @@ def train_reference_run(arrays_path: str, samples_path: str, spec: Spec, model_o
     train, test = samples["split"].to_numpy() == "train", samples["split"].to_numpy() == "test"
     cfg = _reference_config(spec)
     checkpoint = Path(model_out).parent / f"checkpoint-{_digest({k: v for k, v in cfg.items() if k != 'epochs'})}.pt"
-    logger.info("reference CNN, d = %d, %d epochs on %d tokens (%d test) of %d words; checkpoint %s", cfg["model_dim"], cfg["epochs"], int(train.sum()), int(test.sum()), len(words), checkpoint)
-    model, history = train_reference_cnn(
-        arrays[train], y[train], arrays[test], y[test], model_dim=cfg["model_dim"], epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-        lr=cfg["lr"], seed=cfg["seed"], logger=logger, checkpoint_path=checkpoint, n_classes=len(words), device=device,
+    logger.info(
+        "reference CNN, d = %d, %d epochs on %d tokens (%d test) of %d words; checkpoint %s",
+        cfg["model_dim"],
+        cfg["epochs"],
+        int(train.sum()),
+        int(test.sum()),
+        len(words),
+        checkpoint,
     )
-    io.save_tensor({"config": {**cfg, "n_classes": len(words)}, "words": words, "model": {k: v.cpu() for k, v in model.state_dict().items()}}, model_out)
+    model, history = train_reference_cnn(
+        arrays[train],
+        y[train],
+        arrays[test],
+        y[test],
+        model_dim=cfg["model_dim"],
+        epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"],
+        lr=cfg["lr"],
+        seed=cfg["seed"],
+        logger=logger,
+        checkpoint_path=checkpoint,
+        n_classes=len(words),
+        device=device,
+    )
+    io.save_tensor(
+        {
+            "config": {**cfg, "n_classes": len(words)},
+            "words": words,
+            "model": {k: v.cpu() for k, v in model.state_dict().items()},
+        },
+        model_out,
+    )
     io.write_parquet(history, history_out, metadata={"config": cfg, "words": words})
 
 
@@ -159,7 +222,16 @@ def load_network(path: str, network: str, device: str = "cpu") -> tuple[Any, lis
     raise ValueError(f"network must be 'qnet' or 'reference', got {network!r}")
 
 
-def layer_run(model_path: str, network: str, arrays_path: str, samples_path: str, spec: Spec, outputs: Mapping[str, str], dpi: int, device: str = "cpu") -> None:
+def layer_run(
+    model_path: str,
+    network: str,
+    arrays_path: str,
+    samples_path: str,
+    spec: Spec,
+    outputs: Mapping[str, str],
+    dpi: int,
+    device: str = "cpu",
+) -> None:
     """Channel-averaged activations of the analysed real tokens: long table, logits, Figure 2."""
     from ..audio.layers import averaged_activations
     from ..audio.wavegan import LAYER_NAMES

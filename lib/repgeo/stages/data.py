@@ -21,7 +21,12 @@ Spec = Mapping[str, Any]
 def prepare_data(spec: Spec, samples_path: str, arrays_path: str) -> dict[str, Any]:
     """Prepare one dataset: ``samples.parquet`` (one row per item) and ``arrays.pt`` (float32)."""
     ds = load_dataset(spec, logger)
-    logger.info("prepared %d samples of shape %s; columns: %s", ds.arrays.shape[0], list(ds.arrays.shape[1:]), list(ds.samples.columns))
+    logger.info(
+        "prepared %d samples of shape %s; columns: %s",
+        ds.arrays.shape[0],
+        list(ds.arrays.shape[1:]),
+        list(ds.samples.columns),
+    )
     io.save_tensor(ds.arrays, arrays_path)
     io.write_parquet(ds.samples, samples_path, metadata={"spec": dict(spec), "info": ds.info})
     return ds.info
@@ -43,7 +48,13 @@ def load_selection(arrays_path: str, samples_path: str, spec: Spec) -> tuple[np.
         samples = samples.iloc[pos].reset_index(drop=True)
     if not np.isfinite(X).all():
         raise DataError(f"{arrays_path} contains NaN or infinite values; rerun the data stage")
-    logger.info("selected %d of the dataset's samples (split=%s, n=%s), dimension %d", len(pos), spec.get("split", "all"), spec.get("n"), X.shape[1])
+    logger.info(
+        "selected %d of the dataset's samples (split=%s, n=%s), dimension %d",
+        len(pos),
+        spec.get("split", "all"),
+        spec.get("n"),
+        X.shape[1],
+    )
     return X, samples
 
 

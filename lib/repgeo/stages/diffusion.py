@@ -147,7 +147,11 @@ def default_color_column(samples: pd.DataFrame, exclude: Sequence[str] = ()) -> 
     """
     skip = {"id", "split", *exclude}
     cols = [c for c in samples.columns if c not in skip and samples[c].nunique(dropna=True) > 1]
-    for rule in (lambda c: c == "label", lambda c: c.startswith("true_"), lambda c: pd.api.types.is_numeric_dtype(samples[c])):
+    for rule in (
+        lambda c: c == "label",
+        lambda c: c.startswith("true_"),
+        lambda c: pd.api.types.is_numeric_dtype(samples[c]),
+    ):
         for c in cols:
             if rule(c):
                 return c
@@ -196,5 +200,3 @@ def diffusion_summary(name: str, sweep_path: str, eigenvalues_path: str, out_htm
         ]
     )
     io.write_text(html_page(f"diffusion {name}", body), out_html)
-
-

@@ -48,9 +48,17 @@ def input_groups(arrays_path: str, samples_path: str, train_spec: Spec, entropy_
     n_clusters = int(entropy_spec.get("n_clusters", 10))
     t0 = time.perf_counter()
     groups = cluster_reference(X, n_clusters, random_state=int(entropy_spec.get("seed", 0)))
-    logger.info("clustered %d inputs of dimension %d into %d groups in %.1f s", len(X), X.shape[1], n_clusters, time.perf_counter() - t0)
+    logger.info(
+        "clustered %d inputs of dimension %d into %d groups in %.1f s",
+        len(X),
+        X.shape[1],
+        n_clusters,
+        time.perf_counter() - t0,
+    )
     table = pd.DataFrame({"position": positions, "id": samples["id"].to_numpy()[positions], "x_group": groups})
-    io.write_parquet(table, out_path, metadata={"n_clusters": n_clusters, "method": "spectral clustering (kNN affinity, cluster_qr)"})
+    io.write_parquet(
+        table, out_path, metadata={"n_clusters": n_clusters, "method": "spectral clustering (kNN affinity, cluster_qr)"}
+    )
 
 
 def groupings(labels: np.ndarray, x_groups: np.ndarray | None = None) -> dict:
@@ -77,7 +85,9 @@ def _load_run(embeddings_path: str, x_groups_path: str) -> tuple[np.ndarray, np.
         )
     if not np.isfinite(Z).all():
         bad = sorted({int(e) for e in np.argwhere(~np.isfinite(Z))[:, 0]})
-        raise DataError(f"{embeddings_path} has NaN or infinite embeddings at epochs {bad}: training diverged; lower lr")
+        raise DataError(
+            f"{embeddings_path} has NaN or infinite embeddings at epochs {bad}: training diverged; lower lr"
+        )
     return Z, emb["labels"].numpy(), xg["x_group"].to_numpy()
 
 
@@ -95,7 +105,9 @@ def run_spectra(embeddings_path: str, x_groups_path: str, entropy_spec: Spec, de
     for epoch, Ze in enumerate(Z):
         spectra = epoch_spectra(Ze, groups, **options)
         arrays.update({f"e{epoch}_{key}": lam for key, lam in spectra.items()})
-        logger.info("epoch %d/%d: %d spectra (%.1f s so far)", epoch, len(Z) - 1, len(spectra), time.perf_counter() - t0)
+        logger.info(
+            "epoch %d/%d: %d spectra (%.1f s so far)", epoch, len(Z) - 1, len(spectra), time.perf_counter() - t0
+        )
     with io.atomic_path(out_path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -126,7 +138,9 @@ def run_trajectory(
         for epoch, Ze in enumerate(Z):
             dse, mi = epoch_measures(_epoch_spectra(archive, epoch), len(Ze), groups, t, n_repetitions=R, seed=seed)
             csmi = {
-                g: classic_shannon_mutual_information(Ze, groups=groups[g].labels, n_bins=bins, n_repetitions=R, seed=seed, max_n=max_n)
+                g: classic_shannon_mutual_information(
+                    Ze, groups=groups[g].labels, n_bins=bins, n_repetitions=R, seed=seed, max_n=max_n
+                )
                 for g in ("y", "x")
             }
             h = history.loc[epoch]
@@ -170,7 +184,13 @@ def trajectory_table(
         part.insert(0, "model", meta.get("config", {}).get("arch", train_spec.get("arch")))
         part["n_eval"] = len(meta.get("eval_ids", []))
         parts.append(part)
-        logger.info("%s seed %s: final accuracy %.3f, DSE %.3f bits", run["mode"], run["seed"], part["accuracy"].iloc[-1], part["dse"].iloc[-1])
+        logger.info(
+            "%s seed %s: final accuracy %.3f, DSE %.3f bits",
+            run["mode"],
+            run["seed"],
+            part["accuracy"].iloc[-1],
+            part["dse"].iloc[-1],
+        )
     table = pd.concat(parts, ignore_index=True)
     table["sigma"] = str(entropy_spec.get("sigma", 10.0))
     table["t"] = float(entropy_spec.get("t", 1.0))

@@ -66,8 +66,12 @@ def _measures(Z: np.ndarray, groups: Mapping[str, Any], entropy_spec: Spec, devi
         options["sigma"] = embedding_sigma(options["sigma"], int(np.shape(Z)[1]))
     spectra = epoch_spectra(Z, groups, device=device, **options)
     dse, mi = epoch_measures(
-        spectra, len(Z), groups, float(entropy_spec.get("t", 1.0)),
-        n_repetitions=int(entropy_spec.get("n_repetitions", 5)), seed=int(entropy_spec.get("seed", 0)),
+        spectra,
+        len(Z),
+        groups,
+        float(entropy_spec.get("t", 1.0)),
+        n_repetitions=int(entropy_spec.get("n_repetitions", 5)),
+        seed=int(entropy_spec.get("seed", 0)),
     )
     out = {"dse": dse}
     for name, m in mi.items():
@@ -97,17 +101,36 @@ def init_probe(arrays_path: str, samples_path: str, spec: Spec, out_path: str, d
             for seed in spec["seeds"]:
                 config = train_config({**spec, "epochs": 0, "init_std": float(sigma)}, "supervised", seed)
                 res = train_classifier(
-                    arrays[train], y[train], arrays[test], y[test], arrays[pos], config, f"{tmp}/s{sigma}-{seed}.pt", device, n_classes=int(y.max()) + 1
+                    arrays[train],
+                    y[train],
+                    arrays[test],
+                    y[test],
+                    arrays[pos],
+                    config,
+                    f"{tmp}/s{sigma}-{seed}.pt",
+                    device,
+                    n_classes=int(y.max()) + 1,
                 )
                 Z = res.embeddings[0].double().numpy()
                 if not np.isfinite(Z).all():
-                    raise DataError(f"init_std {sigma} gives non-finite embeddings at initialisation; drop it from init_stds")
-                row = {"init_std": float(sigma), "seed": int(seed), "test_accuracy": res.history[0]["test_accuracy"], "embedding_norm": float(np.linalg.norm(Z, axis=1).mean())}
+                    raise DataError(
+                        f"init_std {sigma} gives non-finite embeddings at initialisation; drop it from init_stds"
+                    )
+                row = {
+                    "init_std": float(sigma),
+                    "seed": int(seed),
+                    "test_accuracy": res.history[0]["test_accuracy"],
+                    "embedding_norm": float(np.linalg.norm(Z, axis=1).mean()),
+                }
                 row.update(_measures(Z, label_groups, spec["entropy"], device))
                 rows.append(row)
-            logger.info("init_std %g: DSE at initialisation %.3f bits (seed %d)", sigma, rows[-1]["dse"], rows[-1]["seed"])
+            logger.info(
+                "init_std %g: DSE at initialisation %.3f bits (seed %d)", sigma, rows[-1]["dse"], rows[-1]["seed"]
+            )
     table = pd.DataFrame(rows)
-    io.write_parquet(table, out_path, metadata={"arch": spec.get("arch"), "dataset": spec["dataset"], "n_eval": len(pos)})
+    io.write_parquet(
+        table, out_path, metadata={"arch": spec.get("arch"), "dataset": spec["dataset"], "n_eval": len(pos)}
+    )
     return table
 
 
@@ -122,17 +145,42 @@ def chosen_init_std(initial_path: str, extreme: str) -> float:
 
 
 def init_train(
-    arrays_path: str, samples_path: str, initial_path: str, spec: Spec, extreme: str, seed: int, embeddings_out: str, history_out: str, device: str = "cpu"
+    arrays_path: str,
+    samples_path: str,
+    initial_path: str,
+    spec: Spec,
+    extreme: str,
+    seed: int,
+    embeddings_out: str,
+    history_out: str,
+    device: str = "cpu",
 ) -> None:
     """Train from the extreme sigma of the probe (step 2)."""
     from .training import train_run
 
     sigma = chosen_init_std(initial_path, extreme)
     logger.info("training from the %s-DSE initialisation, init_std = %g", extreme, sigma)
-    train_run(arrays_path, samples_path, {**spec, "init_std": sigma}, "supervised", seed, embeddings_out, history_out, device=device)
+    train_run(
+        arrays_path,
+        samples_path,
+        {**spec, "init_std": sigma},
+        "supervised",
+        seed,
+        embeddings_out,
+        history_out,
+        device=device,
+    )
 
 
-def init_summary(initial_path: str, runs: Sequence[Mapping[str, Any]], spec: Spec, curves_out: str, png_out: str, dpi: int = 110, device: str = "cpu") -> pd.DataFrame:
+def init_summary(
+    initial_path: str,
+    runs: Sequence[Mapping[str, Any]],
+    spec: Spec,
+    curves_out: str,
+    png_out: str,
+    dpi: int = 110,
+    device: str = "cpu",
+) -> pd.DataFrame:
     """Accuracy and DSE per epoch of the extreme runs, and the study's figure (step 3).
 
     ``runs``: dicts with extreme, seed, embeddings and history paths.
@@ -152,7 +200,13 @@ def init_summary(initial_path: str, runs: Sequence[Mapping[str, Any]], spec: Spe
         part.insert(0, "init_std", float(sigma))
         part.insert(0, "extreme", run["extreme"])
         parts.append(part)
-        logger.info("%s (init_std %g) seed %s: final test accuracy %.3f", run["extreme"], sigma, run["seed"], part["test_accuracy"].iloc[-1])
+        logger.info(
+            "%s (init_std %g) seed %s: final test accuracy %.3f",
+            run["extreme"],
+            sigma,
+            run["seed"],
+            part["test_accuracy"].iloc[-1],
+        )
     curves = pd.concat(parts, ignore_index=True)
     io.write_parquet(curves, curves_out, metadata={"entropy": dict(spec["entropy"])})
     fig = plot_initialisation(io.read_parquet(initial_path), curves)
@@ -163,7 +217,15 @@ def init_summary(initial_path: str, runs: Sequence[Mapping[str, Any]], spec: Spe
 # --- cross-model study ------------------------------------------------------------------------------
 
 
-def zoo_external(arrays_path: str, samples_path: str, spec: Spec, member: Mapping[str, Any], embeddings_out: str, history_out: str, device: str = "cpu") -> None:
+def zoo_external(
+    arrays_path: str,
+    samples_path: str,
+    spec: Spec,
+    member: Mapping[str, Any],
+    embeddings_out: str,
+    history_out: str,
+    device: str = "cpu",
+) -> None:
     """Embed the evaluation subset with a user's torchvision model and score it on the test split."""
     from ..runtime import resolve_device
     from ..training.external import load_torchvision_model, penultimate_embeddings, predict_accuracy
@@ -176,13 +238,46 @@ def zoo_external(arrays_path: str, samples_path: str, spec: Spec, member: Mappin
     model = load_torchvision_model(member["arch"], member["state_dict"], member.get("n_classes"))
     Z = penultimate_embeddings(model, arrays[pos], device=device)
     accuracy = predict_accuracy(model, arrays[test], y[test], device=device)
-    logger.info("%s (%s, %s): test accuracy %.3f, embedding %d x %d", member["name"], member["arch"], member["state_dict"], accuracy, *Z.shape)
+    logger.info(
+        "%s (%s, %s): test accuracy %.3f, embedding %d x %d",
+        member["name"],
+        member["arch"],
+        member["state_dict"],
+        accuracy,
+        *Z.shape,
+    )
     io.save_tensor({"Z": np.asarray(Z, dtype=np.float32)[None], "positions": pos, "labels": y[pos]}, embeddings_out)
-    hist = pd.DataFrame([{"model": member["arch"], "mode": "external", "seed": -1, "epoch": 0, "train_loss": np.nan, "train_accuracy": np.nan, "test_accuracy": accuracy}])
-    io.write_parquet(hist, history_out, metadata={"config": {"arch": member["arch"], "state_dict": str(member["state_dict"])}, "eval_ids": samples["id"].iloc[pos].tolist()})
+    hist = pd.DataFrame(
+        [
+            {
+                "model": member["arch"],
+                "mode": "external",
+                "seed": -1,
+                "epoch": 0,
+                "train_loss": np.nan,
+                "train_accuracy": np.nan,
+                "test_accuracy": accuracy,
+            }
+        ]
+    )
+    io.write_parquet(
+        hist,
+        history_out,
+        metadata={
+            "config": {"arch": member["arch"], "state_dict": str(member["state_dict"])},
+            "eval_ids": samples["id"].iloc[pos].tolist(),
+        },
+    )
 
 
-def zoo_table(members: Sequence[Mapping[str, Any]], x_groups_path: str, spec: Spec, models_out: str, correlations_out: str, device: str = "cpu") -> pd.DataFrame:
+def zoo_table(
+    members: Sequence[Mapping[str, Any]],
+    x_groups_path: str,
+    spec: Spec,
+    models_out: str,
+    correlations_out: str,
+    device: str = "cpu",
+) -> pd.DataFrame:
     """Measures and accuracy of every zoo model, and their correlations.
 
     ``members``: dicts with member (name), model (architecture), width (None for external
@@ -205,7 +300,13 @@ def zoo_table(members: Sequence[Mapping[str, Any]], x_groups_path: str, spec: Sp
         epochs = m["epochs"] if m["epochs"] is not None else [int(hist.index.max())]
         for epoch in epochs:
             Z = emb["Z"][epoch].double().numpy()
-            row = {"member": m["member"], "model": m["model"], "width": m["width"], "epoch": int(epoch), "accuracy": float(hist.loc[epoch, "test_accuracy"])}
+            row = {
+                "member": m["member"],
+                "model": m["model"],
+                "width": m["width"],
+                "epoch": int(epoch),
+                "accuracy": float(hist.loc[epoch, "test_accuracy"]),
+            }
             row["dim"] = int(Z.shape[1])
             row["sigma"] = embedding_sigma(spec["entropy"].get("sigma", 10.0), row["dim"])
             row.update(_measures(Z, groups, spec["entropy"], device))
@@ -217,7 +318,15 @@ def zoo_table(members: Sequence[Mapping[str, Any]], x_groups_path: str, spec: Sp
     io.write_parquet(table, models_out, metadata={"entropy": dict(spec["entropy"]), "dataset": spec["dataset"]})
     io.write_parquet(corr, correlations_out)
     for _, r in corr.iterrows():
-        logger.info("%s vs accuracy over %d models: Pearson r = %.3f (p = %.2g), Spearman rho = %.3f (p = %.2g)", r["measure"], r["n_models"], r["pearson_r"], r["pearson_p"], r["spearman_rho"], r["spearman_p"])
+        logger.info(
+            "%s vs accuracy over %d models: Pearson r = %.3f (p = %.2g), Spearman rho = %.3f (p = %.2g)",
+            r["measure"],
+            r["n_models"],
+            r["pearson_r"],
+            r["pearson_p"],
+            r["spearman_rho"],
+            r["spearman_p"],
+        )
     return table
 
 

@@ -42,7 +42,21 @@ logger = logging.getLogger("repgeo")
 Spec = Mapping[str, Any]
 
 # Keys of a generative entry that configure one autoencoder's training.
-TRAIN_KEYS = ("arch", "latent_dim", "width", "depth", "epochs", "batch_size", "lr", "cost", "weight", "n_projections", "eval_every", "seed", "compile")
+TRAIN_KEYS = (
+    "arch",
+    "latent_dim",
+    "width",
+    "depth",
+    "epochs",
+    "batch_size",
+    "lr",
+    "cost",
+    "weight",
+    "n_projections",
+    "eval_every",
+    "seed",
+    "compile",
+)
 
 
 def _digest(obj: Any) -> str:
@@ -70,7 +84,9 @@ def eval_settings(spec: Spec):
 # --- the feature network -------------------------------------------------------------------------
 
 
-def feature_net_run(arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu") -> None:
+def feature_net_run(
+    arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu"
+) -> None:
     """Train the quality-feature classifier on the training split's ``label`` column; report its test accuracy."""
     from ..training.classifier import TrainConfig, train_classifier
     from .training import checkpoint_name
@@ -79,24 +95,44 @@ def feature_net_run(arrays_path: str, samples_path: str, spec: Spec, model_out: 
     net = dict(spec["feature_net"])
     label = net.pop("label")
     if label not in samples.columns:
-        raise DataError(f"{samples_path} has no column {label!r} for the feature classifier; set feature_net.label to one of {list(samples.columns)}")
+        raise DataError(
+            f"{samples_path} has no column {label!r} for the feature classifier; set feature_net.label to one of {list(samples.columns)}"
+        )
     y = samples[label].to_numpy()
     if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_)):
-        raise DataError(f"column {label!r} of {samples_path} is not integer class labels (dtype {y.dtype}); choose another feature_net.label")
+        raise DataError(
+            f"column {label!r} of {samples_path} is not integer class labels (dtype {y.dtype}); choose another feature_net.label"
+        )
     y = torch.as_tensor(y.astype(np.int64))
     train, test = select_samples(samples, "train"), select_samples(samples, "test")
     cfg = TrainConfig(mode="supervised", **net)
     cfg.validate()
     checkpoint = Path(model_out).parent / checkpoint_name(cfg)
     n_classes = int(y.max()) + 1
-    logger.info("feature classifier %s on %r: %d training, %d test images, %d classes", cfg.arch, label, len(train), len(test), n_classes)
-    result = train_classifier(X[train], y[train], X[test], y[test], X[test[:2]], cfg, checkpoint, device=device, n_classes=n_classes)
+    logger.info(
+        "feature classifier %s on %r: %d training, %d test images, %d classes",
+        cfg.arch,
+        label,
+        len(train),
+        len(test),
+        n_classes,
+    )
+    result = train_classifier(
+        X[train], y[train], X[test], y[test], X[test[:2]], cfg, checkpoint, device=device, n_classes=n_classes
+    )
     state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
     version = hashlib.sha256(b"".join(v.numpy().tobytes() for v in state.values())).hexdigest()[:12]
     accuracy = float(result.history[-1]["test_accuracy"])
     logger.info("feature classifier: test accuracy %.4f, version %s", accuracy, version)
     io.save_tensor(
-        {"config": {**net, "label": label}, "image_shape": list(X.shape[1:]), "n_classes": n_classes, "model": state, "test_accuracy": accuracy, "version": version},
+        {
+            "config": {**net, "label": label},
+            "image_shape": list(X.shape[1:]),
+            "n_classes": n_classes,
+            "model": state,
+            "test_accuracy": accuracy,
+            "version": version,
+        },
         model_out,
     )
     history = pd.DataFrame(result.history)
@@ -120,7 +156,15 @@ def load_feature_net(path: str, device: str = "cpu"):
 # --- training ------------------------------------------------------------------------------------
 
 
-def train_run(arrays_path: str, samples_path: str, spec: Spec, model: str, snapshots_out: str, history_out: str, device: str = "cpu") -> None:
+def train_run(
+    arrays_path: str,
+    samples_path: str,
+    spec: Spec,
+    model: str,
+    snapshots_out: str,
+    history_out: str,
+    device: str = "cpu",
+) -> None:
     """Train one model of an entry on the training split; write its snapshots and history (module docstring)."""
     from ..generative.training import load_snapshot, run_identity, train_autoencoder
 
@@ -137,7 +181,9 @@ def train_run(arrays_path: str, samples_path: str, spec: Spec, model: str, snaps
     for path in result.snapshots:
         _, epoch, net = load_snapshot(path)
         snapshots[epoch] = net.state_dict()
-    io.save_tensor({"config": cfg.to_dict(), "image_shape": list(X_train.shape[1:]), "snapshots": snapshots}, snapshots_out)
+    io.save_tensor(
+        {"config": cfg.to_dict(), "image_shape": list(X_train.shape[1:]), "snapshots": snapshots}, snapshots_out
+    )
     history = result.history.copy()
     history.insert(0, "model", model)
     io.write_parquet(history, history_out, metadata={"config": cfg.to_dict()})
@@ -156,7 +202,9 @@ def load_snapshots(path: str, device: str = "cpu"):
             net.load_state_dict(weights)
             models[int(epoch)] = net.eval()
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        raise ValueError(f"{path} is not a snapshots file of this version of repgeo ({exc}); delete it and rerun the training") from exc
+        raise ValueError(
+            f"{path} is not a snapshots file of this version of repgeo ({exc}); delete it and rerun the training"
+        ) from exc
     return cfg, models
 
 
@@ -174,7 +222,15 @@ def _feature_nets(feature_net_path: str, spec: Spec, device: str):
     return nets, accuracy, version
 
 
-def evaluate_run(snapshots_path: str, arrays_path: str, samples_path: str, feature_net_path: str, spec: Spec, metrics_out: str, device: str = "cpu") -> None:
+def evaluate_run(
+    snapshots_path: str,
+    arrays_path: str,
+    samples_path: str,
+    feature_net_path: str,
+    spec: Spec,
+    metrics_out: str,
+    device: str = "cpu",
+) -> None:
     """Every metric of :mod:`repgeo.generative.evaluation` at every snapshot of one model."""
     from ..generative.evaluation import evaluate_epoch
 
@@ -198,7 +254,15 @@ def evaluate_run(snapshots_path: str, arrays_path: str, samples_path: str, featu
     table["n_test"] = len(X_test)
     table["feature_net_accuracy"] = accuracy
     table["feature_net_version"] = version
-    io.write_parquet(table, metrics_out, metadata={"config": cfg.to_dict(), "evaluation": dict(spec.get("evaluation", {})), "feature_net_version": version})
+    io.write_parquet(
+        table,
+        metrics_out,
+        metadata={
+            "config": cfg.to_dict(),
+            "evaluation": dict(spec.get("evaluation", {})),
+            "feature_net_version": version,
+        },
+    )
 
 
 # --- tables and figures --------------------------------------------------------------------------
@@ -249,7 +313,10 @@ def tables_run(
         f"version {version}); these are not FID. Mardia statistics are measured against N(0, I) (targets 0 and 0); "
         "mardia_test_*_p are the p-values of the standardised Mardia test."
     )
-    io.write_text(table_html(last, ["latent_dim", *TABLE_METRICS], f"{name}: sliced generative autoencoders", note), outputs["table_html"])
+    io.write_text(
+        table_html(last, ["latent_dim", *TABLE_METRICS], f"{name}: sliced generative autoencoders", note),
+        outputs["table_html"],
+    )
 
     samples, X = load_images(arrays_path, samples_path, "generative")
     X_test = split_images(samples, X, "test", samples_path)
@@ -264,11 +331,18 @@ def tables_run(
         originals = X_test[pick[: (rows // 2) * cols]]
         recon[cfg.model] = reconstruction_rows(originals.numpy(), decode(model, encode(model, originals)).numpy(), cols)
         generated[cfg.model] = decode(model, prior_codes(rows * cols, model.latent_dim, int(sheets["seed"]))).numpy()
-        a, b = X_test[pick[:rows]], X_test[pick[rows : 2 * rows]] if len(pick) >= 2 * rows else X_test[pick[:rows].flip(0)]
+        a, b = (
+            X_test[pick[:rows]],
+            X_test[pick[rows : 2 * rows]] if len(pick) >= 2 * rows else X_test[pick[:rows].flip(0)],
+        )
         interp[cfg.model] = interpolations(model, a, b, cols).reshape(-1, *model.image_shape).numpy()
     for key, sheet, title in (
         ("reconstructions", recon, "test images (odd rows) and their reconstructions (even rows)"),
         ("samples", generated, "decoded samples of N(0, I)"),
         ("interpolations", interp, "decoded linear interpolations between the codes of two test images"),
     ):
-        io.save_figure(image_sheets(sheet, rows if key != "reconstructions" else 2 * (rows // 2), cols, f"{name}: {title}"), outputs[key], dpi=dpi)
+        io.save_figure(
+            image_sheets(sheet, rows if key != "reconstructions" else 2 * (rows // 2), cols, f"{name}: {title}"),
+            outputs[key],
+            dpi=dpi,
+        )

@@ -194,7 +194,12 @@ def geometry_curvature(points_path: str, knn_path: str, dimension_path: str, spe
     res = estimate_curvature(X, d, graph=load_graph(knn_path), **_estimator_kwargs(spec, "curvature"))
     calib = np.broadcast_to(np.asarray(res.calibration, dtype=np.float64), (len(X),))
     table = pd.DataFrame({"scalar_curvature": res.scalar, "calibration": calib})
-    meta = {"d": d, "mode": spec.get("mode", "improved"), "calibration": float(np.median(calib)), "timings": res.timings}
+    meta = {
+        "d": d,
+        "mode": spec.get("mode", "improved"),
+        "calibration": float(np.median(calib)),
+        "timings": res.timings,
+    }
     if res.smoothing is not None:
         meta["smoothing_steps"] = res.smoothing.steps
     io.write_parquet(table, out, metadata=meta)
@@ -211,7 +216,9 @@ def geometry_baselines(points_path: str, knn_path: str, curvature_path: str, spe
     t0 = time.perf_counter()
     dims = dimension_baselines(X, graph=graph)
     S = quadratic_fit_curvature(X, d, n_neighbors=spec.get("quadratic_fit_neighbors", 40), graph=graph)
-    table = pd.DataFrame({"mle_dimension": dims.mle_pointwise, "lpca_dimension": dims.lpca_pointwise, "quadratic_fit_curvature": S})
+    table = pd.DataFrame(
+        {"mle_dimension": dims.mle_pointwise, "lpca_dimension": dims.lpca_pointwise, "quadratic_fit_curvature": S}
+    )
     meta = {"twonn_dimension": dims.twonn, "mle_dimension": dims.mle, "d": d, "seconds": time.perf_counter() - t0}
     io.write_parquet(table, out, metadata=meta)
 
@@ -232,7 +239,15 @@ def geometry_nulls(points_path: str, curvature_path: str, spec: Spec, out: str) 
         Y = make(X, seed=spec.get("seed", 0))
         dim = estimate_dimension(Y, **_estimator_kwargs(spec, "dimension"))
         S = estimate_curvature(Y, d, **_estimator_kwargs(spec, "curvature")).scalar
-        rows.append({"control": name, "global_dimension": dim.global_dim, "gap_clear": dim.diagnostics.clear, "gap": dim.diagnostics.gap, **_curvature_stats(S)})
+        rows.append(
+            {
+                "control": name,
+                "global_dimension": dim.global_dim,
+                "gap_clear": dim.diagnostics.clear,
+                "gap": dim.diagnostics.gap,
+                **_curvature_stats(S),
+            }
+        )
         logger.info("null control %s: global dimension %d, curvature median %.4g", name, dim.global_dim, np.median(S))
     io.write_parquet(pd.DataFrame(rows), out, metadata={"d": d})
 
@@ -254,7 +269,9 @@ def _curvature_stats(S: np.ndarray) -> dict[str, float]:
     }
 
 
-def _against_truth(S: np.ndarray | None, dims: np.ndarray | None, samples: pd.DataFrame, boundary: np.ndarray | None) -> dict[str, float]:
+def _against_truth(
+    S: np.ndarray | None, dims: np.ndarray | None, samples: pd.DataFrame, boundary: np.ndarray | None
+) -> dict[str, float]:
     out: dict[str, float] = {}
     if S is not None and "true_scalar_curvature" in samples:
         t = samples["true_scalar_curvature"].to_numpy(dtype=np.float64)
@@ -317,12 +334,32 @@ def geometry_tables(
     ]
     if base is not None:
         bmeta = io.read_parquet_metadata(baselines_path)
-        rows.append({"method": "twonn (scikit-dimension)", "kind": "baseline", "global_dimension": bmeta["twonn_dimension"]})
-        for col, name in (("mle_dimension", "mle (scikit-dimension)"), ("lpca_dimension", "local pca (scikit-dimension)")):
+        rows.append(
+            {"method": "twonn (scikit-dimension)", "kind": "baseline", "global_dimension": bmeta["twonn_dimension"]}
+        )
+        for col, name in (
+            ("mle_dimension", "mle (scikit-dimension)"),
+            ("lpca_dimension", "local pca (scikit-dimension)"),
+        ):
             g = bmeta["mle_dimension"] if col == "mle_dimension" else float(np.median(base[col]))
-            rows.append({"method": name, "kind": "baseline", "global_dimension": g, **_against_truth(None, base[col].to_numpy(), samples, None)})
+            rows.append(
+                {
+                    "method": name,
+                    "kind": "baseline",
+                    "global_dimension": g,
+                    **_against_truth(None, base[col].to_numpy(), samples, None),
+                }
+            )
         Sq = base["quadratic_fit_curvature"].to_numpy()
-        rows.append({"method": "quadratic fit (Sritharan et al. 2021)", "kind": "baseline", "curvature_d": bmeta["d"], **_curvature_stats(Sq), **_against_truth(Sq, None, samples, None)})
+        rows.append(
+            {
+                "method": "quadratic fit (Sritharan et al. 2021)",
+                "kind": "baseline",
+                "curvature_d": bmeta["d"],
+                **_curvature_stats(Sq),
+                **_against_truth(Sq, None, samples, None),
+            }
+        )
     if nulls_path:
         for r in io.read_parquet(nulls_path).to_dict("records"):
             ctrl = r.pop("control")
@@ -344,14 +381,18 @@ def attribute_columns(samples: pd.DataFrame, setting: Any) -> list[str]:
     if setting in (None, False):
         return []
     if setting == "boolean":
-        return [c for c in samples.columns if pd.api.types.is_bool_dtype(samples[c]) and c not in ("boundary", "interior")]
+        return [
+            c for c in samples.columns if pd.api.types.is_bool_dtype(samples[c]) and c not in ("boundary", "interior")
+        ]
     missing = [c for c in setting if c not in samples.columns]
     if missing:
         raise DataError(f"attributes {missing} are not columns of the samples; available: {', '.join(samples.columns)}")
     return list(setting)
 
 
-def geometry_attributes(pointwise_path: str, points_path: str, spec: Spec, out_tests: str, out_regions: str, out_enrichment: str) -> None:
+def geometry_attributes(
+    pointwise_path: str, points_path: str, spec: Spec, out_tests: str, out_regions: str, out_enrichment: str
+) -> None:
     """Curvature against attributes: sign regions on the embedding, per-attribute tests,
     attribute shares per region (see :mod:`repgeo.geometry.regions`)."""
     from ..geometry.regions import attribute_tests, region_enrichment, sign_regions
@@ -398,17 +439,27 @@ def geometry_figures(
         coords, axes = X[:, :3], ("dc1", "dc2", "dc3") if first_three else ("x1", "x2", "x3")
     else:
         coords, axes = _three_d(X), ("PC1", "PC2", "PC3")
-    io.save_figure(plot_embedding(coords, pw["dimension"], "pointwise dimension", f"dimension: {title}", axes), out_dim, dpi=dpi)
+    io.save_figure(
+        plot_embedding(coords, pw["dimension"], "pointwise dimension", f"dimension: {title}", axes), out_dim, dpi=dpi
+    )
     S = pw["scalar_curvature"]
     lim = float(np.quantile(np.abs(S), 0.95)) or 1.0
     io.save_figure(
-        plot_embedding(coords, S.clip(-lim, lim), "scalar curvature (clipped at the 95th percentile of |S|)", f"curvature: {title}", axes),
+        plot_embedding(
+            coords,
+            S.clip(-lim, lim),
+            "scalar curvature (clipped at the 95th percentile of |S|)",
+            f"curvature: {title}",
+            axes,
+        ),
         out_curv,
         dpi=dpi,
     )
     body = html_table(io.read_parquet(summary_path), f"geometry {title}: summary")
     if attributes_path:
-        body += html_table(io.read_parquet(attributes_path), "curvature against attributes (Mann-Whitney, Benjamini-Hochberg)")
+        body += html_table(
+            io.read_parquet(attributes_path), "curvature against attributes (Mann-Whitney, Benjamini-Hochberg)"
+        )
     io.write_text(html_page(f"geometry {title}", body), out_html)
 
 
@@ -416,7 +467,9 @@ def attribute_figure(attributes_path: str, out_png: str, title: str, dpi: int = 
     """Mean-curvature differences per attribute with bootstrap intervals."""
     from ..plotting import plot_attribute_effects
 
-    io.save_figure(plot_attribute_effects(io.read_parquet(attributes_path), f"curvature by attribute: {title}"), out_png, dpi=dpi)
+    io.save_figure(
+        plot_attribute_effects(io.read_parquet(attributes_path), f"curvature by attribute: {title}"), out_png, dpi=dpi
+    )
 
 
 def _three_d(X: np.ndarray) -> np.ndarray:

@@ -62,7 +62,16 @@ def eval_positions(samples: pd.DataFrame, spec: Spec) -> np.ndarray:
     return test[np.sort(np.random.default_rng([int(spec.get("eval_seed", 0)), 0xE7]).permutation(len(test))[:n])]
 
 
-def train_run(arrays_path: str, samples_path: str, spec: Spec, mode: str, seed: int, embeddings_out: str, history_out: str, device: str = "cpu") -> None:
+def train_run(
+    arrays_path: str,
+    samples_path: str,
+    spec: Spec,
+    mode: str,
+    seed: int,
+    embeddings_out: str,
+    history_out: str,
+    device: str = "cpu",
+) -> None:
     """Train one run and write its embeddings and history (module docstring)."""
     from ..training.classifier import train_classifier
 
@@ -70,7 +79,9 @@ def train_run(arrays_path: str, samples_path: str, spec: Spec, mode: str, seed: 
     arrays = io.load_tensor(arrays_path).numpy()
     label = spec.get("label", "label")
     if label not in samples.columns:
-        raise DataError(f"{samples_path} has no column {label!r} to train on; set 'label' to one of {list(samples.columns)}")
+        raise DataError(
+            f"{samples_path} has no column {label!r} to train on; set 'label' to one of {list(samples.columns)}"
+        )
     y = samples[label].to_numpy()
     if not np.issubdtype(y.dtype, np.integer) and not np.issubdtype(y.dtype, np.bool_):
         raise DataError(f"column {label!r} of {samples_path} is not integer class labels (dtype {y.dtype})")
@@ -79,11 +90,32 @@ def train_run(arrays_path: str, samples_path: str, spec: Spec, mode: str, seed: 
     eval_pos = eval_positions(samples, spec)
     config = train_config(spec, mode, seed)
     checkpoint = Path(embeddings_out).parent / checkpoint_name(config)
-    logger.info("training %s (%s, seed %d) on %d images, testing on %d, tracking %d; checkpoint %s", config.arch, mode, seed, len(train), len(test), len(eval_pos), checkpoint)
-    res = train_classifier(arrays[train], y[train], arrays[test], y[test], arrays[eval_pos], config, checkpoint, device, n_classes=int(y.max()) + 1)
+    logger.info(
+        "training %s (%s, seed %d) on %d images, testing on %d, tracking %d; checkpoint %s",
+        config.arch,
+        mode,
+        seed,
+        len(train),
+        len(test),
+        len(eval_pos),
+        checkpoint,
+    )
+    res = train_classifier(
+        arrays[train],
+        y[train],
+        arrays[test],
+        y[test],
+        arrays[eval_pos],
+        config,
+        checkpoint,
+        device,
+        n_classes=int(y.max()) + 1,
+    )
     io.save_tensor({"Z": res.embeddings, "positions": eval_pos, "labels": y[eval_pos]}, embeddings_out)
     hist = pd.DataFrame(res.history)
     hist.insert(0, "seed", int(seed))
     hist.insert(0, "mode", mode)
     hist.insert(0, "model", config.arch)
-    io.write_parquet(hist, history_out, metadata={"config": asdict(config), "eval_ids": samples["id"].iloc[eval_pos].tolist()})
+    io.write_parquet(
+        hist, history_out, metadata={"config": asdict(config), "eval_ids": samples["id"].iloc[eval_pos].tolist()}
+    )

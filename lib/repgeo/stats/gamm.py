@@ -136,28 +136,48 @@ def significant_intervals(differences: pd.DataFrame) -> pd.DataFrame:
         change = np.flatnonzero(np.diff(np.concatenate([[0], sign, [0]])) != 0)
         for a, b in itertools.pairwise(change):
             if sign[a] != 0:
-                rows.append({"level": level, "reference": reference, "start": times[a], "end": times[b - 1],
-                             "direction": "above" if sign[a] > 0 else "below"})
+                rows.append(
+                    {
+                        "level": level,
+                        "reference": reference,
+                        "start": times[a],
+                        "end": times[b - 1],
+                        "direction": "above" if sign[a] > 0 else "below",
+                    }
+                )
     return pd.DataFrame(rows, columns=["level", "reference", "start", "end", "direction"])
 
 
-def _prepare(data: pd.DataFrame, factor: str, reference: str, time: str, token: str, value: str,
-             k: int, k_random: int, random_smooths: bool) -> pd.DataFrame:
+def _prepare(
+    data: pd.DataFrame,
+    factor: str,
+    reference: str,
+    time: str,
+    token: str,
+    value: str,
+    k: int,
+    k_random: int,
+    random_smooths: bool,
+) -> pd.DataFrame:
     """Validated copy of the four columns, sorted by token then time (the order AR(1) needs)."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame in long format, got {type(data).__name__}")
     columns = {"factor": factor, "token": token, "time": time, "value": value}
     missing = [name for name in columns.values() if name not in data.columns]
     if missing:
-        raise ValueError(f"data lacks column(s) {missing} (columns present: {list(data.columns)}); "
-                         "name the right ones with factor=, token=, time=, value=")
+        raise ValueError(
+            f"data lacks column(s) {missing} (columns present: {list(data.columns)}); "
+            "name the right ones with factor=, token=, time=, value="
+        )
     d = data[list(columns.values())].copy()
     for name in (time, value):
         numeric = pd.to_numeric(d[name], errors="coerce").astype(float)
         bad = int((~np.isfinite(numeric.to_numpy())).sum())
         if bad:
-            raise ValueError(f"column '{name}' has {bad} NaN, infinite or non-numeric value(s); "
-                             "drop or repair those rows before fitting")
+            raise ValueError(
+                f"column '{name}' has {bad} NaN, infinite or non-numeric value(s); "
+                "drop or repair those rows before fitting"
+            )
         d[name] = numeric
     for name in (factor, token):
         bad = int(d[name].isna().sum())
@@ -168,42 +188,64 @@ def _prepare(data: pd.DataFrame, factor: str, reference: str, time: str, token: 
     if len(levels) < 2:
         raise ValueError(f"'{factor}' has {len(levels)} level(s) {levels}; comparing curves needs at least 2")
     if reference not in levels:
-        raise ValueError(f"reference level {reference!r} is not a level of '{factor}' (levels: {levels}); "
-                         "pass reference= one of them")
+        raise ValueError(
+            f"reference level {reference!r} is not a level of '{factor}' (levels: {levels}); "
+            "pass reference= one of them"
+        )
     per_token = d.groupby(token)[factor].nunique()
     mixed = per_token[per_token > 1]
     if len(mixed):
         example = mixed.index[0]
-        raise ValueError(f"{len(mixed)} token(s) occur under several levels of '{factor}' (e.g. {example!r}: "
-                         f"{sorted(d.loc[d[token] == example, factor].unique())}); a token is one time series "
-                         "of one level, so give tokens unique ids (e.g. prefix them with the level)")
+        raise ValueError(
+            f"{len(mixed)} token(s) occur under several levels of '{factor}' (e.g. {example!r}: "
+            f"{sorted(d.loc[d[token] == example, factor].unique())}); a token is one time series "
+            "of one level, so give tokens unique ids (e.g. prefix them with the level)"
+        )
     duplicated = d.duplicated([token, time])
     if duplicated.any():
         row = d[duplicated].iloc[0]
-        raise ValueError(f"{int(duplicated.sum())} (token, time) pair(s) occur more than once (e.g. "
-                         f"{row[token]!r} at {row[time]}); each token must be a single series: "
-                         "average or drop the duplicates")
+        raise ValueError(
+            f"{int(duplicated.sum())} (token, time) pair(s) occur more than once (e.g. "
+            f"{row[token]!r} at {row[time]}); each token must be a single series: "
+            "average or drop the duplicates"
+        )
     if k < 4 or (random_smooths and k_random < 4):
         raise ValueError(f"k = {k} and k_random = {k_random} must be at least 4 (cubic spline bases)")
     n_times = d[time].nunique()
     if n_times < k:
-        raise ValueError(f"k = {k} needs at least {k} distinct values of '{time}', found {n_times}; "
-                         "lower k or supply more time points")
+        raise ValueError(
+            f"k = {k} needs at least {k} distinct values of '{time}', found {n_times}; "
+            "lower k or supply more time points"
+        )
     if random_smooths:
         shortest = d.groupby(token)[time].size()
         if shortest.min() < k_random:
-            raise ValueError(f"k_random = {k_random} needs at least {k_random} time points per token; token "
-                             f"{shortest.idxmin()!r} has {shortest.min()}: lower k_random or drop short tokens")
+            raise ValueError(
+                f"k_random = {k_random} needs at least {k_random} time points per token; token "
+                f"{shortest.idxmin()!r} has {shortest.min()}: lower k_random or drop short tokens"
+            )
     d = d.sort_values([token, time], kind="stable").reset_index(drop=True)
     ordered = [reference] + [lv for lv in levels if lv != reference]
     d[factor] = pd.Categorical(d[factor], categories=ordered)
     return d
 
 
-def fit_gamm(data: pd.DataFrame, *, factor: str = "word", reference: str = "ask", time: str = "time",
-             token: str = "token", value: str = "value", k: int = 10, k_random: int = 5,
-             random_smooths: bool = True, ar1: bool = True, engine: str = "auto", grid: int = 100,
-             gee_df: int = 6) -> GammFit:
+def fit_gamm(
+    data: pd.DataFrame,
+    *,
+    factor: str = "word",
+    reference: str = "ask",
+    time: str = "time",
+    token: str = "token",
+    value: str = "value",
+    k: int = 10,
+    k_random: int = 5,
+    random_smooths: bool = True,
+    ar1: bool = True,
+    engine: str = "auto",
+    grid: int = 100,
+    gee_df: int = 6,
+) -> GammFit:
     """Fit one layer's GAMM pair (module docstring) and return its tables.
 
     ``data``: long frame with a token id, the factor (e.g. word), time and the response. ``k``: basis
@@ -231,8 +273,18 @@ def fit_gamm(data: pd.DataFrame, *, factor: str = "word", reference: str = "ask"
         engine = "mgcv" if mgcv_available() else "python"
     elif engine == "mgcv" and not mgcv_available():
         raise RuntimeError(f"engine='mgcv' was requested but {R_MISSING}; or use engine='python'")
-    settings = {"factor": factor, "reference": reference, "time": time, "token": token, "value": value,
-                "k": k, "k_random": k_random, "random_smooths": random_smooths, "ar1": ar1, "grid": grid}
+    settings = {
+        "factor": factor,
+        "reference": reference,
+        "time": time,
+        "token": token,
+        "value": value,
+        "k": k,
+        "k_random": k_random,
+        "random_smooths": random_smooths,
+        "ar1": ar1,
+        "grid": grid,
+    }
     started = timer.perf_counter()
     if engine == "mgcv":
         tables, rho, extra = _fit_mgcv(d, settings)
@@ -255,8 +307,10 @@ def _fit_mgcv(d: pd.DataFrame, settings: dict) -> tuple[dict[str, pd.DataFrame],
     names = [settings[key] for key in ("factor", "token", "time", "value")]
     awkward = [name for name in names if not _R_NAME.match(name)]
     if awkward:
-        raise ValueError(f"column name(s) {awkward} are not valid R names, which mgcv's formulas need; "
-                         "rename them (letters, digits, '.' and '_', starting with a letter)")
+        raise ValueError(
+            f"column name(s) {awkward} are not valid R names, which mgcv's formulas need; "
+            "rename them (letters, digits, '.' and '_', starting with a letter)"
+        )
     with tempfile.TemporaryDirectory(prefix="repgeo-gamm-") as tmp:
         csv, out = Path(tmp) / "data.csv", Path(tmp) / "out"
         frame = d.copy()
@@ -264,17 +318,28 @@ def _fit_mgcv(d: pd.DataFrame, settings: dict) -> tuple[dict[str, pd.DataFrame],
         # 17 significant digits: the R fit sees exactly the doubles the caller passed.
         frame.to_csv(csv, index=False, float_format="%.17g")
         arguments = [f"{key}={str(val).upper() if isinstance(val, bool) else val}" for key, val in settings.items()]
-        done = subprocess.run([shutil.which("Rscript"), "--vanilla", str(R_SCRIPT), str(csv), str(out), *arguments],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [shutil.which("Rscript"), "--vanilla", str(R_SCRIPT), str(csv), str(out), *arguments],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"the mgcv fit failed (Rscript exit {done.returncode}):\n{done.stderr[-3000:]}")
         text = {"level": str, "reference": str}
-        tables = {name: pd.read_csv(out / f"{name}.csv", dtype=text)
-                  for name in ("parametric", "smooths", "curves", "differences")}
+        tables = {
+            name: pd.read_csv(out / f"{name}.csv", dtype=text)
+            for name in ("parametric", "smooths", "curves", "differences")
+        }
         recorded = pd.read_csv(out / "settings.csv", dtype=str).set_index("key")["value"]
-    extra = {"mgcv_version": recorded["mgcv_version"], "method": recorded["method"], "band": recorded["band"],
-             "curve": recorded["curve"], "shared_random_max": float(recorded["shared_random_max"]),
-             "r_seconds": float(recorded["seconds"])}
+    extra = {
+        "mgcv_version": recorded["mgcv_version"],
+        "method": recorded["method"],
+        "band": recorded["band"],
+        "curve": recorded["curve"],
+        "shared_random_max": float(recorded["shared_random_max"]),
+        "r_seconds": float(recorded["seconds"]),
+    }
     return tables, float(recorded["rho"]), extra
 
 
@@ -310,7 +375,7 @@ class _Design:
         random = np.zeros((len(time), n_tokens * k))
         if tokens is not None:
             for code in tokens:
-                random[:, code * k:(code + 1) * k] = B / len(tokens)
+                random[:, code * k : (code + 1) * k] = B / len(tokens)
         return np.hstack([rows, random])
 
     def token_spread(self, time: np.ndarray, tokens: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -323,7 +388,7 @@ class _Design:
         knots, _ = self.random
         B = bspline_design(time, knots)
         k = B.shape[1]
-        curves = np.column_stack([B @ beta[self.n_fixed + code * k:self.n_fixed + (code + 1) * k] for code in tokens])
+        curves = np.column_stack([B @ beta[self.n_fixed + code * k : self.n_fixed + (code + 1) * k] for code in tokens])
         return curves.var(axis=1, ddof=1) / len(tokens)
 
 
@@ -332,8 +397,18 @@ def _embed(S: np.ndarray | sparse.spmatrix, start: int, p: int) -> sparse.csr_ma
     return sparse.csr_matrix((S.data, (S.row + start, S.col + start)), shape=(p, p))
 
 
-def _design(t: np.ndarray, level: np.ndarray, tok: np.ndarray, n_levels: int, n_tokens: int, names: dict,
-            k: int, k_random: int, random_smooths: bool, difference: bool) -> _Design:
+def _design(
+    t: np.ndarray,
+    level: np.ndarray,
+    tok: np.ndarray,
+    n_levels: int,
+    n_tokens: int,
+    names: dict,
+    k: int,
+    k_random: int,
+    random_smooths: bool,
+    difference: bool,
+) -> _Design:
     """Model matrix and penalties of the difference or by-level model on the B-spline bases.
 
     Each fixed smooth is centred over the rows it applies to (all rows for s(time), the level's rows
@@ -356,12 +431,13 @@ def _design(t: np.ndarray, level: np.ndarray, tok: np.ndarray, n_levels: int, n_
         blocks.append(block if on is None else block * (level == on)[:, None])
     fixed = np.hstack(blocks)
     n_fixed = fixed.shape[1]
-    random_part, random_penalties = (factor_smooth(t, tok, n_tokens, k_random, lower, upper) if random_smooths
-                                     else (None, []))
+    random_part, random_penalties = (
+        factor_smooth(t, tok, n_tokens, k_random, lower, upper) if random_smooths else (None, [])
+    )
     X = sparse.hstack([sparse.csr_matrix(fixed)] + ([random_part] if random_smooths else []), format="csr")
     p = X.shape[1]
     penalties, terms, start = [], {}, n_levels
-    for (basis, _), label in zip(smooths, labels):
+    for (basis, _), label in zip(smooths, labels, strict=True):
         penalties.append(_embed(basis.penalty(), start, p))
         terms[label] = slice(start, start + basis.n_coef)
         start += basis.n_coef
@@ -381,8 +457,14 @@ def _fit_python(d: pd.DataFrame, settings: dict, gee_df: int) -> tuple[dict[str,
     y = d[settings["value"]].to_numpy()
     ar_start = np.r_[True, tok[1:] != tok[:-1]]
     names = {"factor": f, "time": tn, "token": tokn, "levels": levels}
-    common = {"n_levels": len(levels), "n_tokens": tok.max() + 1, "names": names, "k": settings["k"],
-              "k_random": settings["k_random"], "random_smooths": settings["random_smooths"]}
+    common = {
+        "n_levels": len(levels),
+        "n_tokens": tok.max() + 1,
+        "names": names,
+        "k": settings["k"],
+        "k_random": settings["k_random"],
+        "random_smooths": settings["random_smooths"],
+    }
     by_level = _design(t, level, tok, difference=False, **common)
     difference = _design(t, level, tok, difference=True, **common)
     m0 = fit_reml(by_level.X, y, by_level.penalties)
@@ -396,11 +478,16 @@ def _fit_python(d: pd.DataFrame, settings: dict, gee_df: int) -> tuple[dict[str,
     rows = []
     for term, span in difference.terms.items():
         tested = term in shape.index
-        rows.append({"term": term, "edf": float(m_diff.edf[span].sum()),
-                     "ref_df": float(shape.loc[term, "df"]) if tested else np.nan,
-                     "statistic": float(shape.loc[term, "statistic"]) if tested else np.nan,
-                     "p": float(shape.loc[term, "p"]) if tested else np.nan,
-                     "test": "chi2 (GEE AR1, robust Wald)" if tested else "none"})
+        rows.append(
+            {
+                "term": term,
+                "edf": float(m_diff.edf[span].sum()),
+                "ref_df": float(shape.loc[term, "df"]) if tested else np.nan,
+                "statistic": float(shape.loc[term, "statistic"]) if tested else np.nan,
+                "p": float(shape.loc[term, "p"]) if tested else np.nan,
+                "test": "chi2 (GEE AR1, robust Wald)" if tested else "none",
+            }
+        )
     smooths = pd.DataFrame(rows)
 
     grid_t = np.linspace(t.min(), t.max(), settings["grid"])
@@ -409,16 +496,33 @@ def _fit_python(d: pd.DataFrame, settings: dict, gee_df: int) -> tuple[dict[str,
     rows_by_level = [by_level.population_rows(grid_t, j, len(levels), level_tokens[j]) for j in range(len(levels))]
     fixed_only = [by_level.population_rows(grid_t, j, len(levels), None) for j in range(len(levels))]
     spread = [by_level.token_spread(grid_t, level_tokens[j], beta) for j in range(len(levels))]
-    shared = max(float(np.abs((R - F) @ beta).max()) for R, F in zip(rows_by_level, fixed_only))
-    curves = pd.concat([pd.DataFrame({"level": lv, "time": grid_t, "fit": R @ beta,
-                                      "se": np.sqrt(np.einsum("ij,jk,ik->i", R, vp, R) + v)})
-                        for lv, R, v in zip(levels, rows_by_level, spread)], ignore_index=True)
+    shared = max(float(np.abs((R - F) @ beta).max()) for R, F in zip(rows_by_level, fixed_only, strict=True))
+    curves = pd.concat(
+        [
+            pd.DataFrame(
+                {"level": lv, "time": grid_t, "fit": R @ beta, "se": np.sqrt(np.einsum("ij,jk,ik->i", R, vp, R) + v)}
+            )
+            for lv, R, v in zip(levels, rows_by_level, spread, strict=True)
+        ],
+        ignore_index=True,
+    )
     frames = []
     for j in range(1, len(levels)):
         R = rows_by_level[j] - rows_by_level[0]
         diff, se = R @ beta, np.sqrt(np.einsum("ij,jk,ik->i", R, vp, R) + spread[j] + spread[0])
-        frames.append(pd.DataFrame({"level": levels[j], "reference": levels[0], "time": grid_t, "difference": diff,
-                                    "se": se, "lower": diff - Z_95 * se, "upper": diff + Z_95 * se}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "level": levels[j],
+                    "reference": levels[0],
+                    "time": grid_t,
+                    "difference": diff,
+                    "se": se,
+                    "lower": diff - Z_95 * se,
+                    "upper": diff + Z_95 * se,
+                }
+            )
+        )
     extra = {
         "gee_df": gee_df,
         "gee_ar_parameter": tests.ar_parameter,
@@ -431,6 +535,10 @@ def _fit_python(d: pd.DataFrame, settings: dict, gee_df: int) -> tuple[dict[str,
         "curve": "mean of the level's fitted token curves",
         "shared_random_max": shared,
     }
-    tables = {"parametric": parametric, "smooths": smooths, "curves": curves,
-              "differences": pd.concat(frames, ignore_index=True)}
+    tables = {
+        "parametric": parametric,
+        "smooths": smooths,
+        "curves": curves,
+        "differences": pd.concat(frames, ignore_index=True),
+    }
     return tables, float(rho), extra

@@ -51,9 +51,18 @@ def _wald(beta: np.ndarray, cov: np.ndarray, idx: np.ndarray) -> tuple[float, fl
     return statistic, float(stats.chi2.sf(statistic, len(idx)))
 
 
-def gee_curve_tests(y: np.ndarray, time: np.ndarray, level: np.ndarray, groups: np.ndarray,
-                    levels: list[str], *, df: int = 6, factor: str = "factor", time_name: str = "time",
-                    max_iter: int = 100) -> GeeTests:
+def gee_curve_tests(
+    y: np.ndarray,
+    time: np.ndarray,
+    level: np.ndarray,
+    groups: np.ndarray,
+    levels: list[str],
+    *,
+    df: int = 6,
+    factor: str = "factor",
+    time_name: str = "time",
+    max_iter: int = 100,
+) -> GeeTests:
     """Level and shape tests of every level against ``levels[0]`` (the reference).
 
     ``level`` holds integer codes into ``levels``; ``groups`` the token codes. Rows must be sorted
@@ -79,12 +88,14 @@ def gee_curve_tests(y: np.ndarray, time: np.ndarray, level: np.ndarray, groups: 
     cov = np.asarray(result.cov_robust)
     se = np.sqrt(np.diag(cov))
     names = ["(Intercept)"] + [f"{factor}O{name}" for name in levels[1:]]
-    parametric = pd.DataFrame({
-        "term": names,
-        "estimate": beta[:n_levels],
-        "se": se[:n_levels],
-        "statistic": beta[:n_levels] / se[:n_levels],
-    })
+    parametric = pd.DataFrame(
+        {
+            "term": names,
+            "estimate": beta[:n_levels],
+            "se": se[:n_levels],
+            "statistic": beta[:n_levels] / se[:n_levels],
+        }
+    )
     parametric["p"] = 2 * stats.norm.sf(np.abs(parametric["statistic"]))
     rows = []
     for j, name in enumerate([f"s({time_name})"] + [f"s({time_name}):{factor}O{lv}" for lv in levels[1:]]):

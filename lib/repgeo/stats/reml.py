@@ -128,7 +128,8 @@ class _PenaltyStructure:
                 continue
             orthogonal = all(
                 np.abs(Bi @ Bj).max() <= 1e-10 * np.abs(Bi).max() * np.abs(Bj).max()
-                for a, (_, Bi) in enumerate(blocks) for _, Bj in blocks[a + 1:]
+                for a, (_, Bi) in enumerate(blocks)
+                for _, Bj in blocks[a + 1 :]
             )
             block_rank = 0
             for j, B in blocks:
@@ -158,13 +159,13 @@ class _PenaltyStructure:
         value = self.constant + self.orthogonal_rank @ np.log(lam)
         grad, hess = self.orthogonal_rank.copy(), np.zeros((m, m))
         for js, blocks, rank in self.general:
-            total = sum(lam[j] * B for j, B in zip(js, blocks))
+            total = sum(lam[j] * B for j, B in zip(js, blocks, strict=True))
             values, vectors = np.linalg.eigh(total)
             top = np.argsort(values)[::-1][:rank]
             U, e = vectors[:, top], values[top]
             value += np.log(e).sum()
             pinv = (U / e) @ U.T
-            products = {j: pinv @ (lam[j] * B) for j, B in zip(js, blocks)}
+            products = {j: pinv @ (lam[j] * B) for j, B in zip(js, blocks, strict=True)}
             for j in js:
                 grad[j] += np.trace(products[j])
                 hess[j, j] += np.trace(products[j])
@@ -181,8 +182,9 @@ def _cross_products(X, y: np.ndarray, W: sparse.csr_matrix | None):
     return Xw, yw, XtX, np.asarray(Xw.T @ yw).ravel()
 
 
-def fit_reml(X, y, penalties, *, rho: float = 0.0, ar_start: np.ndarray | None = None,
-             tol: float = 1e-7, max_iter: int = 200) -> RemlFit:
+def fit_reml(
+    X, y, penalties, *, rho: float = 0.0, ar_start: np.ndarray | None = None, tol: float = 1e-7, max_iter: int = 200
+) -> RemlFit:
     """Fit y ~ X with penalties ``S_j`` (p x p, dense or sparse), smoothing parameters by REML.
 
     ``rho`` and ``ar_start`` give AR(1) errors within series (``ar_start`` True on each series'
@@ -219,13 +221,15 @@ def fit_reml(X, y, penalties, *, rho: float = 0.0, ar_start: np.ndarray | None =
 
     def evaluate(theta: np.ndarray, derivatives: bool = True):
         lam = np.exp(theta) * scaling
-        S_lam = sum(l * S for l, S in zip(lam, S_list)).toarray()
+        S_lam = sum(weight * S for weight, S in zip(lam, S_list, strict=True)).toarray()
         A = XtX + S_lam
         try:
             L = linalg.cholesky(A, lower=True)
         except linalg.LinAlgError as error:
-            raise ValueError("X'X + S is not positive definite: the model is not identifiable "
-                             "(a column of X is unpenalised and collinear with others)") from error
+            raise ValueError(
+                "X'X + S is not positive definite: the model is not identifiable "
+                "(a column of X is unpenalised and collinear with others)"
+            ) from error
         beta = linalg.cho_solve((L, True), Xty)
         r = yw - Xw @ beta
         D = float(r @ r + beta @ S_lam @ beta)
@@ -257,7 +261,7 @@ def fit_reml(X, y, penalties, *, rho: float = 0.0, ar_start: np.ndarray | None =
     V, grad, hess, state = evaluate(theta)
     converged = False
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (the count is reported after the loop)
         # As mgcv's Newton iteration: a smoothing parameter whose gradient and curvature are both
         # negligible is heading to 0 or infinity where V is flat; it is held fixed, and so is one
         # pinned at a bound with the gradient pushing outwards.

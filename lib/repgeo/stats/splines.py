@@ -49,7 +49,7 @@ def derivative_penalty(knots: np.ndarray, order: int, degree: int = DEGREE) -> n
     On each knot interval the integrand is a polynomial of degree 2 (degree - order), so
     Gauss-Legendre quadrature with degree + 1 - order nodes per interval is exact.
     """
-    interior = knots[degree:len(knots) - degree]
+    interior = knots[degree : len(knots) - degree]
     nodes, weights = np.polynomial.legendre.leggauss(max(degree + 1 - order, 1))
     half = np.diff(interior) / 2
     mid = (interior[:-1] + interior[1:]) / 2
@@ -92,7 +92,9 @@ class SplineBasis:
         return S if self.constraint is None else self.constraint.T @ S @ self.constraint
 
 
-def centred_basis(x: np.ndarray, k: int, order: int = 2, lower: float | None = None, upper: float | None = None) -> SplineBasis:
+def centred_basis(
+    x: np.ndarray, k: int, order: int = 2, lower: float | None = None, upper: float | None = None
+) -> SplineBasis:
     """k-function cubic B-spline basis on the range of ``x`` with the sum-to-zero constraint over ``x``."""
     x = np.asarray(x, dtype=float)
     knots = equispaced_knots(x.min() if lower is None else lower, x.max() if upper is None else upper, k)
@@ -100,8 +102,9 @@ def centred_basis(x: np.ndarray, k: int, order: int = 2, lower: float | None = N
     return SplineBasis(knots, order, Z)
 
 
-def factor_smooth(x: np.ndarray, groups: np.ndarray, n_groups: int, k: int, lower: float, upper: float
-                  ) -> tuple[sparse.csr_matrix, list[sparse.csr_matrix]]:
+def factor_smooth(
+    x: np.ndarray, groups: np.ndarray, n_groups: int, k: int, lower: float, upper: float
+) -> tuple[sparse.csr_matrix, list[sparse.csr_matrix]]:
     """Random factor smooth per group, as mgcv's ``bs = "fs", m = 1`` (Wood 2017, section 5.8).
 
     Every group gets an unconstrained copy of one k-function basis with a first-derivative penalty

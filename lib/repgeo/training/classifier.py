@@ -78,14 +78,25 @@ class TrainConfig:
         if not self.lr > 0 or not self.temperature > 0:
             raise ValueError(f"lr and temperature must be > 0, got {self.lr} and {self.temperature}")
         if not 0 < self.min_scale <= 1 or not 0 <= self.jitter < 1:
-            raise ValueError(f"min_scale must be in (0, 1] and jitter in [0, 1), got {self.min_scale} and {self.jitter}")
+            raise ValueError(
+                f"min_scale must be in (0, 1] and jitter in [0, 1), got {self.min_scale} and {self.jitter}"
+            )
         if self.mode == "contrastive" and self.batch_size < 2:
             raise ValueError("contrastive mode needs batch_size >= 2 (the other images are the negatives)")
         if self.init_std is not None:
-            if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float, np.integer, np.floating)) or not math.isfinite(self.init_std) or not self.init_std > 0:
-                raise ValueError(f"init_std must be a finite number > 0 (or None for PyTorch's default initialisation), got {self.init_std!r}")
+            if (
+                isinstance(self.init_std, bool)
+                or not isinstance(self.init_std, (int, float, np.integer, np.floating))
+                or not math.isfinite(self.init_std)
+                or not self.init_std > 0
+            ):
+                raise ValueError(
+                    f"init_std must be a finite number > 0 (or None for PyTorch's default initialisation), got {self.init_std!r}"
+                )
             if self.arch == "mlp":
-                raise ValueError("init_std initialises convolution layers only and arch 'mlp' has none; use small_cnn or resnet18")
+                raise ValueError(
+                    "init_std initialises convolution layers only and arch 'mlp' has none; use small_cnn or resnet18"
+                )
 
 
 @dataclass
@@ -139,7 +150,9 @@ def train_classifier(
     Xtr, Xte, Xev = (_tensor(a, torch.float32) for a in (X_train, X_test, X_eval))
     ytr, yte = _tensor(y_train, torch.long), _tensor(y_test, torch.long)
     if len(Xtr) != len(ytr) or len(Xte) != len(yte):
-        raise ValueError(f"{len(Xtr)} training images but {len(ytr)} labels, {len(Xte)} test images but {len(yte)} labels")
+        raise ValueError(
+            f"{len(Xtr)} training images but {len(ytr)} labels, {len(Xte)} test images but {len(yte)} labels"
+        )
     for name, t in (("X_train", Xtr), ("X_test", Xte), ("X_eval", Xev)):
         if not torch.isfinite(t).all():
             raise ValueError(f"{name} contains NaN or infinite values; fix the data stage's output")
@@ -194,7 +207,12 @@ def train_classifier(
         _save(checkpoint, cfg, model, opt, history, embeddings)
         h = history[-1]
         logger.info(
-            "epoch %d/%d: loss %.4f, train accuracy %.4f, test accuracy %.4f", epoch, config.epochs, h["train_loss"], h["train_accuracy"], h["test_accuracy"]
+            "epoch %d/%d: loss %.4f, train accuracy %.4f, test accuracy %.4f",
+            epoch,
+            config.epochs,
+            h["train_loss"],
+            h["train_accuracy"],
+            h["test_accuracy"],
         )
     return TrainResult(history, torch.stack(embeddings), model)
 
@@ -265,6 +283,8 @@ def _resume(path: Path, cfg: dict, model, opt, history: list, embeddings: list) 
     embeddings.extend(state["embeddings"].unbind(0))
     last = int(history[-1]["epoch"])
     if last > cfg["epochs"]:
-        raise ValueError(f"checkpoint {path} is already at epoch {last}, beyond the {cfg['epochs']} asked for; delete it or ask for more epochs")
+        raise ValueError(
+            f"checkpoint {path} is already at epoch {last}, beyond the {cfg['epochs']} asked for; delete it or ask for more epochs"
+        )
     logger.info("resumed from %s at epoch %d", path, last)
     return last

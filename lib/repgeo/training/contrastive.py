@@ -39,7 +39,9 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
     return F.cross_entropy(sim, target)
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, min_scale: float = 0.5, flip: bool = False, jitter: float = 0.4) -> torch.Tensor:
+def augment(
+    x: torch.Tensor, generator: torch.Generator, min_scale: float = 0.5, flip: bool = False, jitter: float = 0.4
+) -> torch.Tensor:
     """One random view of every image of the batch x (N x C x H x W), drawn from ``generator``."""
     n = x.shape[0]
 
@@ -80,7 +82,9 @@ class ProjectionHead(nn.Module):
         return self.net(h)
 
 
-def linear_probe_accuracy(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> float:
+def linear_probe_accuracy(
+    Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, y_test: np.ndarray, seed: int = 0
+) -> float:
     """Test accuracy of multinomial logistic regression on standardised frozen features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

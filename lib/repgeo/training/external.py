@@ -109,7 +109,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"state-dict file {path} does not exist")
     try:
         obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as err:  # torch raises UnpicklingError, KeyError, RuntimeError, EOFError... for a file it cannot read
+    except (
+        Exception
+    ) as err:  # torch raises UnpicklingError, KeyError, RuntimeError, EOFError... for a file it cannot read
         reason = torch_load_reason(err)
         if isinstance(err, pickle.UnpicklingError) and "Unsupported global" in reason:
             raise ValueError(
@@ -204,15 +206,29 @@ def load_torchvision_model(arch: str, state_dict_path: str | Path, n_classes: in
     expected = model.state_dict()
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
-    mis_shaped = [f"{k} {tuple(sd[k].shape)} (model: {tuple(v.shape)})" for k, v in expected.items() if k in sd and sd[k].shape != v.shape]
+    mis_shaped = [
+        f"{k} {tuple(sd[k].shape)} (model: {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in sd and sd[k].shape != v.shape
+    ]
     if missing or unexpected or mis_shaped:
         parts = []
-        for name, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mis_shaped)):
+        for name, keys in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", mis_shaped),
+        ):
             if keys:
                 more = f" and {len(keys) - _SHOWN_KEYS} more" if len(keys) > _SHOWN_KEYS else ""
                 parts.append(f"{len(keys)} {name}: {', '.join(keys[:_SHOWN_KEYS])}{more}")
-        hint = "a checkpoint from another architecture?" if (missing and unexpected) else f"another number of classes than {n_classes}, or another variant?"
-        raise ValueError(f"{path} does not fit torchvision {arch} with {n_classes} classes ({hint}): " + "; ".join(parts))
+        hint = (
+            "a checkpoint from another architecture?"
+            if (missing and unexpected)
+            else f"another number of classes than {n_classes}, or another variant?"
+        )
+        raise ValueError(
+            f"{path} does not fit torchvision {arch} with {n_classes} classes ({hint}): " + "; ".join(parts)
+        )
     model.load_state_dict(sd, strict=True)
     model.eval()
     model.min_input_size = input_min_size(arch)
@@ -286,7 +302,9 @@ def _run(model: nn.Module, X, batch_size: int, device: str, min_size: int | None
             logits = model(xb)
             if embed:
                 if len(captured) != 1:
-                    raise ValueError(f"the last linear layer of {type(model).__name__} ran {len(captured)} times in one forward pass; cannot tell its input")
+                    raise ValueError(
+                        f"the last linear layer of {type(model).__name__} ran {len(captured)} times in one forward pass; cannot tell its input"
+                    )
                 outs.append(torch.flatten(captured.pop(), 1).float().cpu())
             else:
                 outs.append(logits.float().cpu())
@@ -298,7 +316,9 @@ def _run(model: nn.Module, X, batch_size: int, device: str, min_size: int | None
     return torch.cat(outs)
 
 
-def penultimate_embeddings(model: nn.Module, X, batch_size: int = 256, device: str = "cpu", min_size: int | None = None) -> np.ndarray:
+def penultimate_embeddings(
+    model: nn.Module, X, batch_size: int = 256, device: str = "cpu", min_size: int | None = None
+) -> np.ndarray:
     """Z: the (flattened) input of the model's last ``nn.Linear`` layer for images ``X``, n x D.
 
     For a torchvision ResNet this is the 512-d (resnet18) average-pooled feature vector; for
@@ -311,7 +331,9 @@ def penultimate_embeddings(model: nn.Module, X, batch_size: int = 256, device: s
     return _run(model, X, batch_size, device, min_size, embed=True).numpy()
 
 
-def predict_accuracy(model: nn.Module, X, y, batch_size: int = 256, device: str = "cpu", min_size: int | None = None) -> float:
+def predict_accuracy(
+    model: nn.Module, X, y, batch_size: int = 256, device: str = "cpu", min_size: int | None = None
+) -> float:
     """Top-1 accuracy of ``model`` on images ``X`` with integer labels ``y`` (input rule as above)."""
     y = torch.as_tensor(np.asarray(y)).long()
     if len(y) != len(X):

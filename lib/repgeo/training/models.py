@@ -59,7 +59,12 @@ def _small_cnn(shape: tuple[int, ...], width: int) -> tuple[nn.Module, int]:
         return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
 
     feats = nn.Sequential(
-        *block(c, width), *block(width, 2 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, 4 * width), nn.ReLU()
+        *block(c, width),
+        *block(width, 2 * width),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(2 * width, 4 * width),
+        nn.ReLU(),
     )
     return feats, 4 * width
 
@@ -117,5 +122,7 @@ def initialise_conv(model: nn.Module, std: float, seed: int) -> int:
                     module.bias.zero_()
                 n += 1
     if n == 0:
-        raise ValueError(f"{type(model).__name__} has no convolution layer to initialise (init_std applies to convolutions only)")
+        raise ValueError(
+            f"{type(model).__name__} has no convolution layer to initialise (init_std applies to convolutions only)"
+        )
     return n
