@@ -180,7 +180,7 @@ def test_celeba64_data_and_feature_net(celeba64):
     assert 0 <= feat["test_accuracy"].iloc[-1] <= 1 and math.isfinite(feat["train_loss"].iloc[-1])
 
 
-@pytest.mark.parametrize("arch", ["celeba_conv", "celeba_bn"])
+@pytest.mark.parametrize("arch", ["celeba_conv", pytest.param("celeba_bn", marks=pytest.mark.slow)])  # bn: ~1 min
 def test_celeba64_autoencoders(celeba64, arch, tmp_path):
     """celeba_conv and celeba_bn (lr 5e-4 as in the paper) on the 80 training faces, 2 epochs at batch 8.
 

@@ -100,6 +100,7 @@ def slurm_cluster():
         subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True, timeout=120)
 
 
+@pytest.mark.slow  # 7 minutes with the cluster's start: more than a third of make test (make test-slow)
 def test_slurm_run_equals_local_run_requests_gpus_and_retries(slurm_cluster, tmp_path):
     local, cluster = tmp_path / "local", tmp_path / "slurm"
     for work in (local, cluster):
@@ -148,7 +149,7 @@ def test_slurm_run_equals_local_run_requests_gpus_and_retries(slurm_cluster, tmp
     assert "results/generative/digits/scfwae/metrics.parquet" in compared
 
 
-@pytest.mark.slow  # about 3 minutes more (make test-slow): the test above is the one CI runs
+@pytest.mark.slow  # about 3 minutes more (make test-slow)
 def test_slurm_runs_the_inversion_and_audio_branches_like_a_local_run(slurm_cluster, tmp_path):
     """The two branches the CI test leaves out, submitted the same way: equal artifacts, GPU requests honoured."""
     from test_workflow_audio import TINY as AUDIO
