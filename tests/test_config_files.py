@@ -159,3 +159,27 @@ def test_make_run_config_runs_that_file_and_installs_no_test_oracle():
     installs = [line for line in out.splitlines() if "pip install" in line]
     assert installs and not any("[test]" in line or "dse" in line for line in installs), installs
     assert "[test]" in _make_dry_run("test")
+
+
+def test_the_readme_one_branch_command_plans_only_that_chain():
+    """README, "One branch, one file": the entropy trajectory of the default config as a target
+    prepares the digits, trains the classifiers and computes spectra and the trajectory, nothing else."""
+    target = "results/entropy/digits/trajectory.parquet"
+    assert target in (REPO / "README.md").read_text()
+    proc = _snakemake(REPO, "-n", "--forceall", "--profile", "workflow/profiles/local", target)
+    outputs = _planned_outputs(proc)
+    rules = set(re.findall(r"^rule (\w+):", proc.stdout + proc.stderr, re.M))
+    assert rules == {
+        "prepare_data",
+        "train_classifier",
+        "entropy_input_groups",
+        "entropy_spectra",
+        "entropy_trajectory",
+    }, rules
+    assert {p for p in outputs if p.startswith("results/data/")} <= {
+        "results/data/digits/samples.parquet",
+        "results/data/digits/arrays.pt",
+    }
+    training = DEFAULT["training"]["digits"]
+    runs = len(training["modes"]) * len(training["seeds"])
+    assert sum(p.endswith("/history.parquet") for p in outputs) == runs
