@@ -30,6 +30,7 @@ from PIL import Image
 from repgeo.config import ConfigError, check_config, load_schema, main, read_config_file, validate
 from repgeo.data import DataError, load_dataset
 from repgeo.data.preview import dataset_columns, dataset_size, split_size
+from workflow_helpers import ENTRY_SECTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
@@ -92,17 +93,7 @@ def test_nan_or_infinity_at_any_numeric_key_is_refused_by_name(path, value):
 
 def test_nan_at_every_numeric_key_at_once_gives_one_line_per_key():
     # The walk covers every section of the default run, defaults included.
-    assert {p[0] for p in NUMERIC_PATHS} >= {
-        "datasets",
-        "diffusion",
-        "geometry",
-        "training",
-        "entropy_init",
-        "entropy_zoo",
-        "audio",
-        "generative",
-        "inversion",
-    }
+    assert {p[0] for p in NUMERIC_PATHS} >= set(ENTRY_SECTIONS)
     assert len(NUMERIC_PATHS) > 200
     cfg = copy.deepcopy(FILLED)
     for path in NUMERIC_PATHS:

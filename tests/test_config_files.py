@@ -11,34 +11,23 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from workflow_helpers import REPO, local_env
+from workflow_helpers import ENTRY_SECTIONS, REPO, local_env, snakemake_command
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
-# The config sections whose entries name result folders (results/<folder>/<entry>/...).
-SECTIONS = (
-    "datasets",
-    "diffusion",
-    "geometry",
-    "training",
-    "entropy_init",
-    "entropy_zoo",
-    "audio",
-    "generative",
-    "inversion",
-)
 
 
 def _snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600, env=local_env())
+    """Snakemake as a user types it in ``cwd``: no --directory, and --configfile only where given."""
+    return subprocess.run(
+        snakemake_command(*args), cwd=cwd, capture_output=True, text=True, timeout=600, env=local_env()
+    )
 
 
 def _planned_outputs(proc: subprocess.CompletedProcess) -> list[str]:
@@ -54,7 +43,7 @@ def _planned_outputs(proc: subprocess.CompletedProcess) -> list[str]:
 
 
 def _entry_names(cfg: dict) -> set[str]:
-    return {name for section in SECTIONS for name in (cfg.get(section) or {})}
+    return {name for section in ENTRY_SECTIONS for name in (cfg.get(section) or {})}
 
 
 def _runnable_copy(path: Path, tmp_path: Path) -> Path:

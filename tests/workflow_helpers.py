@@ -12,6 +12,18 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# The config sections whose named entries each become results/<folder>/<entry>/.
+ENTRY_SECTIONS = (
+    "datasets",
+    "diffusion",
+    "geometry",
+    "training",
+    "entropy_init",
+    "entropy_zoo",
+    "audio",
+    "generative",
+    "inversion",
+)
 
 
 def local_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -58,20 +70,14 @@ def variant_of(run: Path, dest: Path, config: dict, change) -> Path:
     return dest
 
 
+def snakemake_command(*args: str) -> list[str]:
+    """``python -m snakemake`` on the repository's Snakefile with ``args``."""
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args]
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    """``python -m snakemake`` on the repository's Snakefile, run in ``workdir``."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        *args,
-    ]
+    """``python -m snakemake`` on the repository's Snakefile, run in ``workdir`` with its config.yaml."""
+    cmd = snakemake_command("--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), *args)
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=local_env())
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -493,7 +493,7 @@ def _official_split_dataset(
 # --------------------------------------------------------------------------------------------
 # MNIST
 
-_MNIST_FILES = {
+MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
@@ -537,7 +537,7 @@ def _find_idx(folder: Path, name: str) -> Path:
 
 def _mnist_idx_folder(folder: Path) -> tuple[dict[str, _Split], list[tuple[str, str]]]:
     """Read the idx files of each split; returns the readable splits and every bad file."""
-    found = {name: _find_idx(folder, name) for pair in _MNIST_FILES.values() for name in pair}
+    found = {name: _find_idx(folder, name) for pair in MNIST_FILES.values() for name in pair}
     if not any(p.exists() for p in found.values()):
         raise DataError(
             f"mnist: {folder} holds none of the idx files {sorted(found)} (optionally .gz); "
@@ -545,7 +545,7 @@ def _mnist_idx_folder(folder: Path) -> tuple[dict[str, _Split], list[tuple[str, 
         )
     parts: dict[str, _Split] = {}
     bad: list[tuple[str, str]] = []
-    for split, (img_name, lab_name) in _MNIST_FILES.items():
+    for split, (img_name, lab_name) in MNIST_FILES.items():
         img_path, lab_path = found[img_name], found[lab_name]
         arrays: dict[str, np.ndarray] = {}
         for kind, path, ndim in (("images", img_path, 3), ("labels", lab_path, 1)):
@@ -672,9 +672,14 @@ def _read_cifar_meta(path: Path) -> list[str]:
     return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names]
 
 
+# The python-batches folder: five training batches, the test batch, the class names.
+CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR_FILES = (*CIFAR_TRAIN_BATCHES, "test_batch", "batches.meta")
+
+
 def _cifar_folder(folder: Path) -> tuple[dict[str, _Split], list[str] | None, list[tuple[str, str]]]:
     """Read the python batches; returns the readable splits, the class names and every bad file."""
-    train_names = [f"data_batch_{i}" for i in range(1, 6)]
+    train_names = CIFAR_TRAIN_BATCHES
     if not any((folder / name).exists() for name in (*train_names, "test_batch")):
         raise DataError(
             f"cifar10: {folder} holds none of CIFAR-10's python batches (data_batch_1..5, test_batch); "

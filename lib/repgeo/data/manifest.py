@@ -66,13 +66,6 @@ HEADER = "name\tsize\tmtime_ns"
 # Sources whose data come from an installed package or are generated: nothing on disk to track.
 NO_FILES = frozenset({"sklearn_digits", "lfw_faces", "natural_images", "manifold", "dse_toy", "spoken_words"})
 
-_MNIST_NAMES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-_CIFAR_NAMES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta")
 _TIMIT_SUFFIXES = (".wav", ".wrd", ".phn")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -139,7 +132,7 @@ def _files_under(root: Path, suffixes: tuple[str, ...] | None = None) -> list[Tr
 def tracked_files(spec: Mapping[str, Any], base: str | os.PathLike = ".") -> list[Tracked] | None:
     """Every file (and, for image folders, class folder) the dataset ``spec`` reads, by name
     relative to its ``path``; ``None`` when the source reads no files (module docstring)."""
-    from .images import DEFAULT_EXTENSIONS, _normalise_extensions, image_folder_files
+    from .images import CIFAR_FILES, DEFAULT_EXTENSIONS, MNIST_FILES, _normalise_extensions, image_folder_files
 
     source = spec.get("source")
     if source in NO_FILES or "path" not in spec:
@@ -163,9 +156,9 @@ def tracked_files(spec: Mapping[str, Any], base: str | os.PathLike = ".") -> lis
     if root.is_file():
         return [Tracked(root.name, root)]
     if source == "mnist":
-        return [Tracked(n, root / n) for name in _MNIST_NAMES for n in (name, f"{name}.gz")]
+        return [Tracked(n, root / n) for pair in MNIST_FILES.values() for name in pair for n in (name, f"{name}.gz")]
     if source == "cifar10":
-        return [Tracked(n, root / n) for n in _CIFAR_NAMES]
+        return [Tracked(n, root / n) for n in CIFAR_FILES]
     if source == "fsdd":
         # The loader's folder choice; it then keeps the {digit}_{speaker}_{index}.wav names of
         # these (a superset is safe: at worst a rerun that was not needed).
