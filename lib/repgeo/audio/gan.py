@@ -1,6 +1,6 @@
 """ciwGAN and fiwGAN training (Beguš 2021, Neural Networks 139) with the WaveGAN networks.
 
-What the TF original (gbegus/fiwGAN-ciwGAN ``train_ciwgan.py``; reference notes C.2) does and
+What the TF original (gbegus/fiwGAN-ciwGAN ``train_ciwgan.py``) does and
 this module reproduces:
 
 - latent z (latent_dim = 100): the first ``n_codes`` units are the code c, the rest

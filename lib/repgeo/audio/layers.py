@@ -137,7 +137,7 @@ def long_table(acts: LayerActivations, tokens: pd.DataFrame, step: int = 1) -> p
 def binned(values: np.ndarray, bins: int, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Average (N, T) series over ``bins`` equal bins of samples [start, stop): (bin centres, (N, bins)).
 
-    The reference note (C.3) averages the long layers into a few hundred bins before the GAMM
+    The long layers (up to 4096 samples) are averaged into a few hundred bins before the GAMM
     fits, which keeps mgcv's bam fast without changing the curves' shape at the smooths' scale.
     """
     stop = values.shape[1] if stop is None else int(stop)

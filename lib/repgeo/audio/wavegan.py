@@ -1,7 +1,7 @@
 """WaveGAN networks (Donahue, McAuley & Puckette, ICLR 2019) as used by ciwGAN/fiwGAN (Beguš 2021).
 
-Architecture of the original TensorFlow code (WaveGAN ``wavegan.py``, Beguš ``cinfowavegan.py``;
-reference notes, models_and_stats.md C.1), with model dimension d, kernel 25 and stride 4:
+Architecture of the original TensorFlow code (chrisdonahue/wavegan ``wavegan.py``, gbegus/fiwGAN-ciwGAN
+``cinfowavegan.py``), with model dimension d, kernel 25 and stride 4:
 
 - :class:`Generator`: z -> Dense 16·16d -> reshape [16d channels, 16 samples] -> ReLU -> five
   transposed convolutions with 8d, 4d, 2d, d, 1 channels (ReLU between, tanh at the end);
@@ -182,7 +182,7 @@ class Discriminator(nn.Module):
     def layer_activations(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The five post-LeakyReLU activations (N, C, L), named :data:`LAYER_NAMES`, and the logits.
 
-        Phase shuffle is off whatever the module's mode (reference notes C.1: analyse without it),
+        Phase shuffle is off whatever the module's mode (it is a training-time augmentation of D and Q),
         so the activations are a deterministic function of ``x``.
         """
         keep: list[torch.Tensor] = []

@@ -19,7 +19,8 @@ Rules that pick eps from the curve (all grid-free: they use the histogram's cont
 
 - ``half_plateau`` (default): the eps at which log S is halfway between its plateaus log n and
   2 log n, i.e. the unique root of S(eps) = n^(3/2). On the seed's CelebA images this lands
-  within 11 % of the seed's by-eye choice (reference note, section 3.9).
+  within 11 % of the seed's by-eye choice (the CelebA seed study, E. Arnold; see
+  docs/paper-settings.md and docs/diffusion.md).
 - ``max_slope``: the eps of the steepest point of log S against log eps; twice that slope is a
   dimension estimate (Gaussian kernel). It lands about 2x below the by-eye choice on CelebA.
 - ``linear_centre``: the geometric centre of the interval around the steepest point where the

@@ -41,7 +41,8 @@ _FORMAT = "repgeo-dse-spectrum-1"
 def entropy_from_spectrum(eigenvalues, t: float = 1.0) -> float:
     """DSE in bits from eigenvalues: -sum p_i log2 p_i with p_i = |lambda_i|^t / sum_j |lambda_j|^t.
 
-    Liao et al., CISS 2024 (arXiv 2312.04823), the DSE definition (reference note section 2.2).
+    Liao et al., CISS 2024 (arXiv 2312.04823), the DSE definition, as in ``dse_dsmi/dse.py`` of
+    ChenLiu-1996/DiffusionSpectralEntropy.
     """
     t = check_t(t)
     lam = np.asarray(eigenvalues, dtype=np.float64)
@@ -173,7 +174,8 @@ def diffusion_spectral_entropy(
 
     Liao et al., CISS 2024 (arXiv 2312.04823): DSE = -sum_i p_i log2 p_i with
     p_i = |lambda_i|^t / sum_j |lambda_j|^t over the eigenvalues of the diffusion operator
-    (reference note, sections 2.1-2.2). Defaults reproduce the reference ``dse-dsmi`` 1.1
+    (``dse_dsmi/diffusion.py``, ``dse_dsmi/dse.py`` of ChenLiu-1996/DiffusionSpectralEntropy).
+    Defaults reproduce the reference ``dse-dsmi`` 1.1
     (sigma = 10 absolute, t = 1, alpha = 0, at most 10,000 rows subsampled with seed 0).
 
     ``method``: 'exact' (dense eigendecomposition), 'slq' (the sparse large-n estimate of

@@ -1,12 +1,12 @@
 """Diffusion spectral mutual information (DSMI) and the grouping of the reference variable.
 
 Liao, Liu et al., CISS 2024 (arXiv 2312.04823), DSMI(Z; Y) = DSE(Z) - DSE(Z | Y), estimated as
-(reference note, section 2.3)
+in the authors' ``dse-dsmi`` 1.1 package (ChenLiu-1996/DiffusionSpectralEntropy, ``dse_dsmi/dsmi.py``)
 
     DSMI = sum_y (n_y / n) [ mean_{r=1..R} DSE(Z_{S_r(n_y)}) - DSE(Z_{Y=y}) ]
 
 where S_r(m) are R random subsets of m of the n rows. Comparing each group with random subsets
-of the same size cancels DSE's growth with the number of points (note section 2.2).
+of the same size cancels DSE's growth with the number of points at a fixed distribution.
 
 Y is turned into groups (:func:`reference_groups`): discrete Y (integer or boolean dtype,
 integer-valued floats, strings) are used as they are; a continuous scalar Y is cut into
@@ -130,7 +130,7 @@ def reference_groups(Y, n_clusters: int = 10, discrete: bool | None = None) -> G
         span = y.max() - y.min()
         if span == 0:
             return Grouping(np.zeros(n, dtype=np.int64), "binned")
-        # Equal-width bins of the range; the maximum goes into the top bin (reference note 2.3).
+        # Equal-width bins of the range; the maximum goes into the top bin (as dse_dsmi/dsmi.py does).
         bins = np.digitize((y - y.min()) / span, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
         return Grouping(np.unique(bins, return_inverse=True)[1].astype(np.int64), "binned")
     if discrete:
@@ -216,7 +216,8 @@ def diffusion_spectral_mutual_information(
     """DSMI(Z; Y) in bits, with its spread over the ``n_repetitions`` subset draws.
 
     Liao et al., CISS 2024 (arXiv 2312.04823): DSMI = sum_y p(y) [mean_r DSE(Z_{S_r}) - DSE(Z | Y=y)]
-    with size-matched random subsets S_r (reference note, section 2.3; module docstring).
+    with size-matched random subsets S_r (``dse_dsmi/dsmi.py`` of ChenLiu-1996/DiffusionSpectralEntropy;
+    module docstring).
     Defaults reproduce ``dse-dsmi`` 1.1 (sigma = 10, t = 1, R = 5, 10 bins or clusters, seed 0).
 
     ``Y``: labels (n), a continuous scalar (n), or vectors (n x D'); or pass ``groups`` (one

@@ -60,7 +60,8 @@ def _log2_n(ax, n: int) -> None:
 
 
 def plot_dimension_sweep(table: pd.DataFrame, t: float = 1) -> Figure:
-    """DSE and CSE against the intrinsic dimension d, one panel per family (reference note 4a).
+    """DSE and CSE against the intrinsic dimension d, one panel per family (the DSE paper's toy study;
+    toys of ChenLiu-1996/DiffusionSpectralEntropy ``src/manifold_investigation/toy_data_entropy.py``).
 
     Per noise level (one colour): DSE at diffusion time ``t`` (solid, mean +- sd band over the
     seeds) and CSE (dashed, mean over the seeds), on a log d axis, with log2 n dotted.
@@ -114,7 +115,8 @@ def plot_tree_corruption(table: pd.DataFrame) -> Figure:
     """DSMI, CSMI and kNN MI against the label corruption, one panel per number of branches k.
 
     DSMI solid with a mean +- sd band over the trees, CSMI dashed and kNN MI dash-dotted (means
-    over the trees), the true MI dotted (reference note 4b); ``table`` from
+    over the trees), the true MI dotted (the DSE paper's tree toy, after
+    ``src/manifold_investigation/toy_data_MI.py`` of ChenLiu-1996/DiffusionSpectralEntropy); ``table`` from
     :func:`repgeo.entropy.toys.tree_corruption_sweep`.
     """
     table = _check_table(table, "table", ("branches", "corruption", "tree", "true_mi", "dsmi", "csmi", "knn_mi", "n"))

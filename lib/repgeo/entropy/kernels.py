@@ -2,7 +2,8 @@
 
 Definitions follow Liao, Liu et al., "Assessing neural network representations during training
 using noise-resilient diffusion spectral entropy", CISS 2024 (arXiv 2312.04823), in the
-reference implementation's "compatible" mode (reference note, section 2.1):
+reference implementation's "compatible" mode (the authors' ``dse-dsmi`` 1.1 package, repository
+ChenLiu-1996/DiffusionSpectralEntropy, ``dse_dsmi/diffusion.py``; ``api/diffusion.py`` earlier):
 
     G_ij = exp(-|z_i - z_j|^2 / (2 sigma^2))      absolute sigma, default 10, self-pairs kept
     q_i  = sum_j G_ij                              degrees
@@ -21,7 +22,7 @@ Beyond the reference, and off by default so numbers match the paper:
 - ``alpha`` > 0: Coifman & Lafon's (2006) density normalisation, G_ij / (q_i q_j)^alpha before
   the symmetric normalisation (the reference is alpha = 0 despite its comment).
 
-Implementation choices (each fixes a cost of the reference, note section 3): squared distances
+Implementation choices (each fixes a cost of the reference's ``dse_dsmi/diffusion.py``): squared distances
 by the Gram identity in float64 on centred rows, clipped at 0, without the square root and
 re-squaring; degree scaling by broadcasting (O(n^2), where the reference's products with
 diagonal matrices cost O(n^3)); no symmetry check (K is symmetric by construction); all n

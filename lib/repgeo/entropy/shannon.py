@@ -1,9 +1,10 @@
 """Classic baselines beside DSE/DSMI: binned Shannon entropy (CSE), CSMI, and a kNN MI estimate.
 
 CSE and CSMI are the strawmen of Liao et al., CISS 2024 (arXiv 2312.04823), as in the reference
-code (note section 2.4): every column is min-max scaled to [0, 1] on the rows at hand, cut into
-``n_bins`` equal bins (default 2), and CSE = -sum p log2 p over the frequencies of the distinct
-bin vectors, so CSE <= log2 n. CSMI is the DSMI recipe (:mod:`.dsmi`) with CSE in place of DSE.
+code (``classic_shannon_entropy=True`` in ``dse_dsmi/dse.py`` of
+ChenLiu-1996/DiffusionSpectralEntropy): every column is min-max scaled to [0, 1] on the rows at
+hand, cut into ``n_bins`` equal bins (default 2), and CSE = -sum p log2 p over the frequencies of
+the distinct bin vectors, so CSE <= log2 n. CSMI is the DSMI recipe (:mod:`.dsmi`) with CSE in place of DSE.
 A constant column carries no information; it gets bin 0 for every row (the reference gets 0/0 =
 NaN there, which lands in one bin as well, so the values agree).
 

@@ -17,7 +17,7 @@ so two spectral traces suffice. Here:
 2. The top ``n_deflate`` eigenpairs are computed exactly (ARPACK ``eigsh``); their f1, f2 are
    summed exactly. The dominant eigenvalues (lambda_1 = 1 and its neighbours) carry most of
    p, and stochastic estimates of their share were the bias of undeflated SLQ (0.002-0.09 bits
-   in the reference note, section 4c).
+   against the exact DSE, about 1.6 bits, at D = 2048, d = 50, 1 % noise).
 3. The traces over the orthogonal complement are estimated by SLQ (Ubaru, Chen & Saad 2017):
    ``n_probes`` Rademacher vectors projected off the deflated eigenvectors, ``n_steps`` Lanczos
    steps each with full reorthogonalisation, and Gauss quadrature from the Lanczos tridiagonal.

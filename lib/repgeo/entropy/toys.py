@@ -5,15 +5,18 @@ here runs one of those experiments over a grid and returns a long ("tidy") DataF
 row per cell, ready for :mod:`repgeo.entropy.figures` and for tables:
 
 - :func:`dimension_sweep` -- DSE and the binned Shannon entropy (CSE) against the intrinsic
-  dimension d of noisy subspace data (reference note ``shared/reference-notes/dse_dsmi.md``
-  section 4a);
+  dimension d of noisy subspace data (after the authors' toy scripts in
+  ChenLiu-1996/DiffusionSpectralEntropy, ``src/manifold_investigation/toy_data_entropy.py`` and
+  ``toy_entropy_comparison.py``);
 - :func:`spd_identity_sweep` -- DSE of a random positive definite matrix (scikit-learn's
   ``make_spd_matrix``, the paper's Figure 3A) mixed with the identity: the entropy rises
   monotonically from about 3.8 bits to log2 n at the identity;
 - :func:`tree_corruption_sweep` -- DSMI, CSMI and a kNN MI estimate between random-walk-tree
-  points and their branch labels under label corruption, against the true MI (note section 4b);
+  points and their branch labels under label corruption, against the true MI (after
+  ``src/manifold_investigation/toy_data_MI.py`` and ``src/comparison/compare_toy_tree.py`` of
+  the same repository);
 - :func:`runtime_sweep` -- wall time of DSE (the reference's recipe, float64, float32, the SLQ
-  large-n path) and of the baselines against n (note section 4c).
+  large-n path) and of the baselines against n, on uniform data of intrinsic dimension 50.
 
 :func:`reference_recipe_dse` is the dense float64 pipeline of the reference, used only as the
 timing baseline. Data come from :mod:`repgeo.data.dse_toy`. Every entropy and MI is in bits.
@@ -59,11 +62,11 @@ QUANTITY = {
     "cse": "cse bits",
     "knn_mi": "mi bits",
 }
-# Note section 4c's timing data: uniform on 50 intrinsic dimensions plus 1 % noise.
+# Timing data: uniform on 50 intrinsic dimensions plus 1 % noise.
 RUNTIME_DIM = 50
 RUNTIME_NOISE = 0.01
 # Groups of the kNN-MI timing target (its first coordinate cut into equal-width bins, the DSMI
-# rule for a continuous scalar, note section 2.3).
+# rule for a continuous scalar in dse_dsmi/dsmi.py).
 RUNTIME_KNN_BINS = 10
 # Rows of the untimed warm-up call per method: above SLQ's 64 graph neighbours and 32 deflated
 # eigenvalues, small enough to cost well under a second.
@@ -141,9 +144,10 @@ def dimension_sweep(
     """DSE and CSE of noisy d-dimensional subspace data for every (family, d, noise, seed, t).
 
     Liao et al., CISS 2024 (arXiv 2312.04823): DSE tracks the intrinsic dimension and resists
-    small noise, while the binned Shannon entropy saturates at log2 n. Protocol of the reference
-    note, section 4a: per cell, ``rng = numpy.random.default_rng(1000 * seed + dim)``; ``n``
-    points in ``ambient_dim`` dimensions, U[-1, 1] (``uniform``) or N(0, 1) (``gaussian``) in
+    small noise, while the binned Shannon entropy saturates at log2 n. Protocol after the authors'
+    ``src/manifold_investigation/toy_data_entropy.py`` and ``toy_entropy_comparison.py``
+    (ChenLiu-1996/DiffusionSpectralEntropy): per cell,
+    ``rng = numpy.random.default_rng(1000 * seed + dim)``; ``n`` points in ``ambient_dim`` dimensions, U[-1, 1] (``uniform``) or N(0, 1) (``gaussian``) in
     every coordinate; coordinates dim+1..ambient_dim overwritten with one shared constant drawn
     from N(0, 1); then ``noise * U[-1, 1]`` added to all coordinates
     (:func:`repgeo.data.dse_toy.subspace_data`, :func:`~repgeo.data.dse_toy.add_uniform_noise`).
@@ -305,7 +309,7 @@ def corrupted_label_mi(branches: int, fraction: float) -> float:
     the labels is replaced by uniform draws (:func:`repgeo.data.dse_toy.corrupt_labels`).
 
     Y keeps the true label with probability 1 - r + r/k and takes each other label with
-    probability r/k, so I = log2 k - H(1 - r + r/k, r/k, ..., r/k) (reference note section 4b).
+    probability r/k, so I = log2 k - H(1 - r + r/k, r/k, ..., r/k).
     """
     k = check_int(branches, "branches", 1)
     r = _real(fraction, "fraction", 0.0, 1.0)
@@ -331,15 +335,17 @@ def tree_corruption_sweep(
     """DSMI, CSMI and kNN MI between tree points and corrupted branch labels, with the true MI.
 
     Liao et al., CISS 2024 (arXiv 2312.04823): DSMI falls with label corruption and ranks the
-    true MI. Protocol of the reference note, section 4b, with the data of the ``dse_toy`` source
-    (``family: tree``): for each k in ``branches`` and each tree seed s in 0..trees-1,
+    true MI. Protocol after the authors' ``src/manifold_investigation/toy_data_MI.py`` and
+    ``src/comparison/compare_toy_tree.py`` (ChenLiu-1996/DiffusionSpectralEntropy), with the
+    data of the ``dse_toy`` source (``family: tree``): for each k in ``branches`` and each tree seed s in 0..trees-1,
     ``rng = numpy.random.default_rng(s)`` draws a PHATE-style random-walk tree of k branches of
     ``points_per_branch`` points (:func:`repgeo.data.dse_toy.random_walk_tree`), then the noise
     ``noise * U[-1, 1]``. The points stay fixed while the labels are corrupted at every r in
     ``corruptions``: :func:`~repgeo.data.dse_toy.corrupt_labels` replaces round(r n) labels by
     uniform draws, each r from the same generator state, so the corrupted sets are nested in r
     (the rows equal the ``dse_toy`` source's at ``seed: s``, before its float32 cast).
-    The DSMI and CSMI subset draws use seed s as well (the note's protocol).
+    The DSMI and CSMI subset draws use seed s as well (the authors' script instead reused one
+    tree and varied only the DSMI seed).
 
     ``true_mi`` is :func:`corrupted_label_mi` at the realised fraction round(r n) / n, taking
     the branch as a function of the point (branches meet only at their anchors).
@@ -429,9 +435,9 @@ def tree_corruption_sweep(
 def reference_recipe_dse(Z, sigma: float = 10.0, t: float = 1) -> float:
     """DSE in bits by a dense float64 pipeline following the reference's recipe; a timing baseline.
 
-    Written from the reference note's description (sections 2.1-2.2) of ``dse-dsmi`` 1.1, not
-    from its code, and used only as the baseline of :func:`runtime_sweep` and
-    ``benchmarks/entropy_speed.py``: scikit-learn pairwise distances, squared again; the Gaussian
+    Written from a description of ``dse-dsmi`` 1.1 (ChenLiu-1996/DiffusionSpectralEntropy,
+    ``dse_dsmi/diffusion.py`` and ``dse_dsmi/dse.py``), not from its code, and used only as the
+    baseline of :func:`runtime_sweep` and ``benchmarks/entropy_speed.py``: scikit-learn pairwise distances, squared again; the Gaussian
     affinity with its 1 / (sigma sqrt(2 pi)) prefactor; the degree scaling as two products with
     dense diagonal matrices; the O(n^2) symmetry check; ``numpy.linalg.eigvalsh``; and the
     entropy with machine epsilon added to every p_i. It keeps the recipe's avoidable costs on
@@ -464,7 +470,7 @@ def reference_recipe_dse(Z, sigma: float = 10.0, t: float = 1) -> float:
 
 
 def runtime_data(n: int, ambient_dim: int = 2048, seed: int = 0) -> np.ndarray:
-    """The reference note's timing data (section 4c): uniform on 50 intrinsic dimensions of
+    """The timing data of :func:`runtime_sweep`: uniform on 50 intrinsic dimensions of
     ``ambient_dim``, the other coordinates one shared constant, plus 1 % uniform noise, drawn
     from ``numpy.random.default_rng(seed)`` (the data of ``benchmarks/entropy_speed.py``)."""
     n = check_int(n, "n", 2)
@@ -495,13 +501,13 @@ def runtime_sweep(
     seed: int = 0,
     progress: Progress = None,
 ) -> pd.DataFrame:
-    """Wall time and value of DSE and its baselines on the note's timing data, against n.
+    """Wall time and value of DSE and its baselines on :func:`runtime_data`, against n.
 
-    Liao et al., CISS 2024 (arXiv 2312.04823); protocol after the reference note, section 4c,
-    with wall time (``time.perf_counter``) of one call, data generation excluded, in this
-    process and with the BLAS threads the caller set (the note measured CPU time with one
-    thread). Before timing, every method runs once untimed on :data:`WARMUP_ROWS` rows, so
-    one-off costs (lazy imports, LAPACK symbol look-ups, thread-pool start) do not land on the
+    Liao et al., CISS 2024 (arXiv 2312.04823); a benchmark design of this project, not a figure
+    of the paper: wall time (``time.perf_counter``) of one call, data generation excluded, in this
+    process and with the BLAS threads the caller set (process CPU time with one BLAS thread would
+    approximate an idle single core). Before timing, every method runs once untimed on
+    :data:`WARMUP_ROWS` rows, so one-off costs (lazy imports, LAPACK symbol look-ups, thread-pool start) do not land on the
     first n. Data: :func:`runtime_data` (uniform, d = 50 in ``ambient_dim``, 1 % noise), one draw
     per n with ``seed``. Every method uses all n rows (no ``max_n`` subsampling).
 

@@ -6,7 +6,7 @@ entropy functional of diffusion spectra: DSE of all rows, DSE of each group of Y
 clusters of X) and DSE of the size-matched random subsets of the DSMI estimate (:mod:`.dsmi`).
 :func:`epoch_spectra` computes all those spectra once, in float64, keyed by the rows they were
 computed on; :func:`epoch_measures` turns them into DSE and DSMI at any diffusion time t without
-a new decomposition (reference note, section 6.2: "one eigendecomposition serving every t").
+a new decomposition: the spectrum of K^t is lambda^t, so one eigendecomposition serves every t.
 
 A key is a hash of the sorted row indices, so the DSMI recipe, which draws its subsets
 deterministically from (n, group sizes, R, seed), finds its spectra again on the second pass.

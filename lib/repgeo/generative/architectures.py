@@ -2,7 +2,7 @@
 
 Knop, Mazur, Tabor, Podolak, Spurek ("Sliced generative models", arXiv 1901.10417) published no
 code; their models are built on the CWAE code base of the same group (Knop, Tabor et al. 2018, gmum
-``cwae`` in TensorFlow and ``cwae-pytorch``). The architectures follow reference notes A.3:
+``cwae`` in TensorFlow and ``cwae-pytorch``). The architectures follow ``src/architectures/`` of both:
 
 - ``mlp`` (MNIST, sklearn digits, any image size): flatten -> ``depth`` x [Linear ``width``,
   ReLU] -> Linear d; the decoder mirrors it and ends in a sigmoid. gmum: width 200, depth 3, d 20.
@@ -240,7 +240,7 @@ def build_autoencoder(
 def reconstruction_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of each image's sum of squared pixel differences (a 0-d tensor).
 
-    The gmum CWAE cost's RecErr (reference notes A.1): summed over pixels and channels, not the
+    The gmum CWAE cost's RecErr (gmum/cwae ``src/rec_errors.py``): summed over pixels and channels, not the
     per-pixel MSE, which would be smaller by the pixel count and shift the balance with the
     log-distance term of the cost.
     """

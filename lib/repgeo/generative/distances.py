@@ -8,8 +8,8 @@ autoencoder with RecErr + lambda * log d(Z), where Z (n x D) is an encoded batch
 
 with K fresh random unit directions per batch and d_1 a distance between the n projections
 s = Z v_k and N(0, 1). With s_(1) <= ... <= s_(n) sorted, Phi / phi the standard normal cdf /
-pdf and N(u; 0, v) the normal pdf of variance v (reference note A.2, which derives and checks
-every closed form), the five 1-D distances, one per model, are:
+pdf and N(u; 0, v) the normal pdf of variance v (each closed form agrees with Monte-Carlo
+estimates, scipy.stats or numerical integration), the five 1-D distances, one per model, are:
 
 - ``swae`` (Kolouri, Pope, Martin & Rohde, arXiv 1804.01947): (1/n) sum_i (s_(i) - t_(i))^2,
   t the sorted values of n fresh N(0, 1) draws, i.e. W2^2 between the sample and a prior sample;
@@ -114,7 +114,7 @@ def cramer_wold_1d(s, gamma: float | None = None) -> torch.Tensor:
 
         (1/n^2) sum_ij N(s_i - s_j; 0, 2 gamma) + N(0; 0, 2 + 2 gamma) - (2/n) sum_i N(s_i; 0, 1 + 2 gamma),
 
-    with no further factor (the gmum ``cw_1d`` and reference note A.2). Its mean over directions
+    with no further factor (``cw_1d`` in gmum/cwae ``src/cw.py``). Its mean over directions
     uniform on the sphere is :func:`cw_distance_exact`. ``gamma=None``: Silverman's
     (4/(3n))^(2/5). Memory: a K x n x n tensor.
     """
@@ -335,7 +335,7 @@ def _cramer_wold_value_and_grad(
 def cw_distance(z, gamma: float | None = None) -> torch.Tensor:
     """CWAE's Cramer-Wold distance of the codes ``z`` (n x D, D >= 2) to N(0, I_D), a scalar.
 
-    The training form of CWAE (Knop, Tabor et al., arXiv 1805.09235; reference note A.2):
+    The training form of CWAE (Knop, Tabor et al., arXiv 1805.09235; ``cw`` in gmum/cwae ``src/cw.py``):
 
         1/sqrt(1 + gamma) + (1/n^2) sum_ij (gamma + ||z_i - z_j||^2 / (2D - 3))^(-1/2)
                           - (2/n) sum_i (gamma + 1/2 + ||z_i||^2 / (2D - 3))^(-1/2),
@@ -410,8 +410,8 @@ def sliced_wasserstein_to_normal(
 
     Per repeat: ``n_projections`` fresh unit directions and a fresh N(0, I) sample of n points;
     the mean over directions and points of the squared differences of the sorted projections.
-    The result is the mean over ``repeats`` (gmum TF evaluator: 50 projections, 10 repeats;
-    reference note A.5).
+    The result is the mean over ``repeats`` (gmum TF evaluator, gmum/cwae
+    ``src/evaluation/sw_evaluator.py``: 50 projections, 10 repeats).
     """
     z = _check_matrix(z, "z", "n samples x D features", sample_axis=0)
     repeats = _check_int(repeats, "repeats", 1)
@@ -428,7 +428,7 @@ def sliced_wasserstein(x, y, n_projections: int = 128, generator: torch.Generato
     """Sliced W2^2 between two samples ``x`` and ``y`` (n x ..., flattened to n x features).
 
     The mean over ``n_projections`` random unit directions and over points of the squared
-    differences of the sorted projections (reference note A.6: pixel-space SWD between generated
+    differences of the sorted projections (used as the pixel-space SWD between generated
     and test images). When the sizes differ the larger sample is subsampled without replacement
     to the smaller size with ``generator``, which also draws the directions. Both samples must be
     in the same units (e.g. pixels in [0, 1]).

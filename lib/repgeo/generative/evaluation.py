@@ -1,6 +1,8 @@
 """Evaluation of a generative autoencoder at one epoch, as the gmum CWAE code evaluates its
-models (reference notes A.5; Knop et al., "Sliced generative models", section 4), plus
-generation quality measured offline (notes A.6).
+models (gmum/cwae ``src/evaluation/``, gmum/cwae-pytorch ``src/evaluators/``; Knop et al., "Sliced
+generative models", section 4), plus generation quality measured offline (Fréchet and kernel
+distances in in-house classifier features and pixel-space SWD, since the Inception weights of FID
+cannot be downloaded).
 
 On the encoded test split Z = E(X_test):
 

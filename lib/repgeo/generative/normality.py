@@ -10,9 +10,10 @@ Under normality n b_{1,D} / 6 is asymptotically chi^2 with D(D+1)(D+2)/6 degrees
 b_{2,D} is asymptotically N(D(D+2), 8 D(D+2) / n). :func:`mardia_test` is this textbook test.
 
 The gmum CWAE code and the "Sliced generative models" paper (Knop et al., arXiv 1901.10417)
-report the same sums on the raw codes z_i, with no centring and no whitening (reference note
-A.5): b1 = (1/n^2) sum_ij (z_i^T z_j)^3 and b2 = (1/n) sum_i ||z_i||^4, whose values for a
-sample of the prior N(0, I_D) are 0 and D(D+2). They measure closeness to N(0, I), not to
+report the same sums on the raw codes z_i, with no centring and no whitening (gmum/cwae
+``src/evaluation/mardia_evaluator.py``): b1 = (1/n^2) sum_ij (z_i^T z_j)^3 and
+b2 = (1/n) sum_i ||z_i||^4, whose values for a sample of the prior N(0, I_D) are 0 and D(D+2).
+They measure closeness to N(0, I), not to
 "some Gaussian": a shift or a scale change of the codes moves them far from their targets
 while the standardised statistics do not move at all. :func:`mardia_prior` computes them. The
 paper's Table 1 column "kurtosis (normalized)" is b2 - D(D+2), signed: it has negative entries,
@@ -75,7 +76,7 @@ class MardiaTest:
 def mardia_prior(z) -> MardiaPrior:
     """Raw, prior-referenced Mardia skewness and kurtosis of the codes ``z`` (n x D); see :class:`MardiaPrior`.
 
-    As the gmum CWAE evaluator (reference note A.5): no centring, no whitening.
+    As the gmum CWAE evaluator (gmum/cwae ``src/evaluation/mardia_evaluator.py``): no centring, no whitening.
     """
     z = _as_sample(z, "z")
     n, dim = z.shape

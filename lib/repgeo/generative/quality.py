@@ -11,8 +11,9 @@ Sutherland, Arbel, Gretton 2018, "Demystifying MMD GANs", section 5); unlike FD 
 that depends on the sample size.
 
 Both are "FID"/"KID" only in the pool features of the Inception-v3 network, whose weights cannot
-be downloaded in this project's offline setting (reference notes A.6). The metrics are therefore
-named after the feature network: ``fd_<name>`` and ``kid_<name>`` in a :class:`FeatureNet` such as
+be downloaded in this project's offline setting (pytorch-fid, torchmetrics, clean-fid and
+torch-fidelity all fetch them at first use). The metrics are therefore named
+after the feature network: ``fd_<name>`` and ``kid_<name>`` in a :class:`FeatureNet` such as
 a classifier of :mod:`repgeo.training.models` trained on the real training split (its penultimate
 ``embed`` layer), and ``fid`` and ``kid_inception`` only through :func:`inception_feature_net`,
 which loads Inception weights that the user supplies as a file. Either way the numbers go through
@@ -158,7 +159,7 @@ def kernel_inception_distance(
 
     ``n_subsets`` times, ``subset_size`` rows are drawn without replacement from each sample
     (clipped to the smaller sample size) and the unbiased estimate computed; the defaults (100
-    subsets of 1000) are the usual KID setting (reference notes A.6). ``seed`` is an integer or a
+    subsets of 1000) are the usual KID setting (torchmetrics, torch-fidelity). ``seed`` is an integer or a
     ``numpy.random.Generator``. The name follows the paper; in features other than Inception's the
     number is a kernel distance in those features (module docstring).
     """
@@ -351,8 +352,8 @@ def generation_quality(
     computes them once. Keys: ``fd_<name>``, ``kid_<name>`` and ``kid_<name>_std`` with ``name``
     defaulting to the feature net's; for :func:`inception_feature_net` they are ``fid``,
     ``kid_inception`` and ``kid_inception_std``. gmum compares 10,000 decoder samples with the
-    real images (reference notes A.5); KID uses ``n_subsets`` subsets of ``subset_size``
-    (:func:`kernel_inception_distance`).
+    real images (gmum/cwae-pytorch ``src/evaluators/fid_evaluator.py``); KID uses ``n_subsets``
+    subsets of ``subset_size`` (:func:`kernel_inception_distance`).
     """
     if not isinstance(feature_net, FeatureNet):
         raise TypeError(

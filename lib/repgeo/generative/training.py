@@ -2,7 +2,7 @@
 generative models", arXiv 1901.10417, section 3), with SWAE (Kolouri et al. 2018) and CWAE
 (Knop, Tabor et al. 2018, arXiv 1805.09235) as the comparison models and the plain autoencoder as the reference.
 
-The cost of a batch X with codes Z = E(X) (reference notes A.1; the gmum CWAE code base):
+The cost of a batch X with codes Z = E(X) (the gmum CWAE code bases gmum/cwae and gmum/cwae-pytorch):
 
     cost = RecErr(X, D(Z)) + λ log(d(Z, N(0, I)) + ε)       (``cost = "log"``, the paper's form)
     cost = RecErr(X, D(Z)) + λ d(Z, N(0, I))                 (``cost = "linear"``)

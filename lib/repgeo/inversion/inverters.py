@@ -1,6 +1,6 @@
 """Modular inverting networks: one inverter module per block of a forward network, stacked to
 reconstruct the image from a deep layer (seed "Deep Restoration", sections 3.2 and 4.2; Dosovitskiy &
-Brox, "Inverting visual representations with convolutional networks", CVPR 2016; reference notes B.2).
+Brox, "Inverting visual representations with convolutional networks", CVPR 2016).
 
 The forward network is an ordered list of blocks Φ_l = f_l(Φ_{l-1}), l = 1..L, with Φ_0 = x the
 (preprocessed) image; a block is a convolution + ReLU, a pooling or AlexNet's local response
@@ -649,7 +649,7 @@ class InversionMetrics:
 
 
 def inversion_metrics(x: Any, x_hat: Any, mean_image: Any) -> InversionMetrics:
-    """Image MSE of ``x_hat`` (clipped to [0, 1], as in reference notes B.1) against the [0, 1] images ``x``,
+    """Image MSE of ``x_hat`` (clipped to [0, 1] before the error is taken) against the [0, 1] images ``x``,
     and of ``mean_image`` (C x H x W, the mean training image in [0, 1]) as the baseline reconstruction."""
     x = _images(x, "x", unit=True)
     x_hat = _images(x_hat, "x_hat", tuple(x.shape[1:]))

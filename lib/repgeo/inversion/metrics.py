@@ -3,12 +3,13 @@
 * Normalised representation error ‖Φ(x*) − Φ₀‖² / ‖Φ₀‖², the quantity the pre-image optimiser
   minimises (Mahendran & Vedaldi, CVPR 2015 and IJCV 2016, the data term of their objective), and its square root
   ‖Φ(x*) − Φ₀‖ / ‖Φ₀‖, the "normalised reconstruction error" that the IJCV figures average over
-  images (reference notes B.1).
-* Image MSE, PSNR and SSIM in [0, 1] units after clipping (reference notes B.1, "image-space metrics";
-  SSIM: Wang, Bovik, Sheikh & Simoncelli, IEEE TIP 2004, computed by scikit-image).
+  images.
+* Image MSE, PSNR and SSIM in [0, 1] units after clipping, added to M&V's feature-space error because
+  deep-layer pre-images are not expected to match pixels (SSIM: Wang, Bovik, Sheikh & Simoncelli,
+  IEEE TIP 2004, computed by scikit-image).
 * The image reconstruction error of Dosovitskiy & Brox (CVPR 2016, their quantitative evaluation): ‖x − y‖ divided by
   the average Euclidean distance between two evaluation images, so that 1 is about as far as a
-  random other image (reference notes B.2).
+  random other image.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Random image patches and their PCA whitening, the preprocessing of the learned patch priors.
 
-Hyvärinen, Hurri & Hoyer, *Natural Image Statistics* (Springer 2009), ch. 5.2-5.3 and its code
-(reference note B.3): patches are sampled at random positions, their DC component (the patch mean)
+Hyvärinen, Hurri & Hoyer, *Natural Image Statistics* (Springer 2009), ch. 5.2-5.3 and its accompanying
+MATLAB code: patches are sampled at random positions, their DC component (the patch mean)
 is removed, and they are whitened by PCA, keeping only the leading principal components (the
 dimension reduction also acts as a low-pass filter that drops the noisiest, highest frequencies):
 

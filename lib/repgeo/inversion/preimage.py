@@ -3,7 +3,7 @@
 Mahendran & Vedaldi, "Understanding deep image representations by inverting them", CVPR 2015, and
 "Visualizing deep convolutional neural networks using natural pre-images", IJCV 2016 (the
 regularised reconstruction objective); settings from the authors' code aravindhm/nnpreimage (``get_defaults.m``,
-``get_preimage_opts.m``, ``nnpreimage.m``; reference notes B.1). For each image the objective is
+``get_preimage_opts.m``, ``nnpreimage.m``). For each image the objective is
 
     E(x) = C ‖Φ(x) − Φ₀‖² / ‖Φ₀‖² + λ_α N_α(x) + λ_TV TV^β(x) + Σ_k w_k P_k(x)
 

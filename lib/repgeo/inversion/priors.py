@@ -1,7 +1,7 @@
 """Learned patch priors fitted by score matching, and the image (MRF) priors built from them.
 
 Model (Hyvärinen, "Estimation of non-normalized statistical models by score matching", JMLR 6,
-2005, sec. 4; seed "Deep Restoration" 3.4.2-3.4.3, eq. 8; reference note B.3): for a whitened
+2005, sec. 4; seed "Deep Restoration" 3.4.2-3.4.3, eq. 8; book code ``overcompletebasis.m``): for a whitened
 patch x in R^D and K filters w_k,
 
     log p(x) = sum_k alpha_k G(w_k^T x) - log Z,    alpha_k >= 0,

@@ -3,7 +3,7 @@
 Mahendran & Vedaldi, "Understanding deep image representations by inverting them", CVPR 2015,
 and "Visualizing deep convolutional neural networks using natural pre-images", IJCV 2016 (their
 image regularisers); the conventions follow the authors' code (aravindhm/nnpreimage,
-``l2.m`` and ``tv.m``; reference notes B.1). For an image x with C channels on an H x W grid:
+``l2.m`` and ``tv.m``). For an image x with C channels on an H x W grid:
 
     N_α(x)  = Σ_ij ‖x_ij‖^α                                           (the α-norm)
     TV^β(x) = Σ_c Σ_ij ((x_c,i,j+1 − x_c,ij)² + (x_c,i+1,j − x_c,ij)²)^(β/2)

@@ -95,7 +95,7 @@ class GammFit:
 
 
 def synthetic_design(seed: int = 0, rho: float = 0.7, bump: float = 0.35) -> pd.DataFrame:
-    """The validation design of the reference note (models_and_stats.md, C.5): a known truth.
+    """A validation design with known truth (Sóskuthy 2021-style difference smooths and a null contrast).
 
     4 words x 12 tokens x 64 time points on [0, 1]. Word curves: A = sin 2 pi t; B = A + a
     Gaussian bump of height 0.35 and sd 0.08 at t = 0.5; C = 0.8 cos pi t; D = A exactly (the null

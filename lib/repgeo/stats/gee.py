@@ -9,8 +9,9 @@ first-order autoregressive working correlation within each token, and tested wit
 (sandwich) Wald tests, which stay valid when the working correlation is wrong, e.g. when tokens
 also differ by random curves. Statsmodels' GEE does the fitting; the basis and the tests are here.
 
-The checks in the reference note (shared/reference-notes/models_and_stats.md, C.5) found these
-tests to reach the conclusions of the full mgcv GAMM on a synthetic design; statsmodels' GLMGam
+On a validation design with known truth (:func:`repgeo.stats.gamm.synthetic_design`: Sóskuthy
+2021-style difference smooths, a null contrast and AR(1) noise), these tests reached the
+conclusions of the full mgcv GAMM; statsmodels' GLMGam
 and pygam p-values did not and are not used.
 """
 
