@@ -80,9 +80,8 @@ def time_preimage(arch: str, size: int, layer: str, prior: str | None, batch: in
     import torch
 
     from repgeo.inversion.networks import build_network
-    from repgeo.inversion.preimage import PreimageConfig, image_to_mv_units, mv_units_to_image, preimage
+    from repgeo.inversion.preimage import PreimageConfig, data_weight, image_to_mv_units, mv_units_to_image, preimage
     from repgeo.inversion.priors import image_energy
-    from repgeo.stages.inversion import data_weight
 
     net = build_network(arch, 10, in_channels=3, image_size=(size, size), seed=0).to(device)
     net.requires_grad_(False)
@@ -100,7 +99,7 @@ def time_preimage(arch: str, size: int, layer: str, prior: str | None, batch: in
         extra = [(prior, 1.0, lambda x: image_energy(fitted, mv_units_to_image(x, mean255)))]
     with torch.no_grad():
         phi0 = phi(image_to_mv_units(X.to(device), mean255))
-    C = data_weight({"preimage": {}}, layer)
+    C = data_weight(layer, arch=None, C=None)
 
     def run(n: int) -> float:
         config = PreimageConfig(C=C, iterations=(n, 1), lambda_tv=0.0 if prior else None, log_every=10**6)
@@ -140,10 +139,10 @@ def time_inverter(arch: str, size: int, layer: str, train_images: int, device) -
     X = torch.rand((train_images, 3, size, size), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         Xp = net.preprocess(X.to(device))
-    train_end_to_end(blocks, Xp[: train_images // 2], epochs=1, batch_size=INVERTER_BATCH, lr=3e-4, seed=0)
+    train_end_to_end(blocks, Xp[: train_images // 2], variant="deconv", epochs=1, batch_size=INVERTER_BATCH, lr=3e-4, seed=0)
     sync(device)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    train_end_to_end(blocks, Xp, epochs=1, batch_size=INVERTER_BATCH, lr=3e-4, seed=0)
+    train_end_to_end(blocks, Xp, variant="deconv", epochs=1, batch_size=INVERTER_BATCH, lr=3e-4, seed=0)
     sync(device)
     wall = time.perf_counter() - wall0
     return {

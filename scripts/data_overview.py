@@ -5,4 +5,4 @@ from repgeo.runtime import job
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, "data_overview"):
-    data_overview(sm.params.names, list(sm.input.samples), sm.output.html)
+    data_overview(names=sm.params.names, samples=list(sm.input.samples), html=sm.output.html)

@@ -1,7 +1,7 @@
 """Snakemake script: curves and figure of the initialisation study (rule entropy_init_summary)."""
 
 from repgeo.runtime import job
-from repgeo.stages.entropy_uses import init_summary
+from repgeo.stages.entropy_uses import entropy_init_summary
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"entropy_init_summary {sm.wildcards.name}"):
@@ -9,6 +9,12 @@ with job(sm.log[0], sm.threads, f"entropy_init_summary {sm.wildcards.name}"):
         {**r, "embeddings": e, "history": h}
         for r, e, h in zip(sm.params.runs, sm.input.embeddings, sm.input.history, strict=True)
     ]
-    init_summary(
-        sm.input.initial, runs, sm.params.spec, sm.output.curves, sm.output.png, sm.params.dpi, device=sm.params.device
+    entropy_init_summary(
+        initial=sm.input.initial,
+        runs=runs,
+        spec=sm.params.spec,
+        curves=sm.output.curves,
+        png=sm.output.png,
+        dpi=sm.params.dpi,
+        device=sm.params.device,
     )

@@ -1,8 +1,15 @@
-"""Snakemake script: cluster the evaluation inputs once (rule entropy_input_groups)."""
+"""Snakemake script: cluster the evaluation inputs once (rules entropy_input_groups and
+entropy_zoo_input_groups)."""
 
 from repgeo.runtime import job
-from repgeo.stages.entropy import input_groups
+from repgeo.stages.entropy import entropy_input_groups
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"entropy_input_groups {sm.wildcards.name}"):
-    input_groups(sm.input.arrays, sm.input.samples, sm.params.eval_spec, sm.params.spec, sm.output.groups)
+    entropy_input_groups(
+        arrays=sm.input.arrays,
+        samples=sm.input.samples,
+        eval_spec=sm.params.eval_spec,
+        spec=sm.params.spec,
+        groups=sm.output.groups,
+    )

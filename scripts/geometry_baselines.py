@@ -5,4 +5,10 @@ from repgeo.stages.geometry import geometry_baselines
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"geometry_baselines {sm.wildcards.name}"):
-    geometry_baselines(sm.input.points, sm.input.knn, sm.input.curvature, sm.params.spec, sm.output.baselines)
+    geometry_baselines(
+        points=sm.input.points,
+        knn=sm.input.knn,
+        curvature=sm.input.curvature,
+        spec=sm.params.spec,
+        baselines=sm.output.baselines,
+    )

@@ -5,4 +5,4 @@ from repgeo.stages.geometry import geometry_dimension
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"geometry_dimension {sm.wildcards.name}"):
-    geometry_dimension(sm.input.points, sm.input.knn, sm.params.spec, sm.output.dimension)
+    geometry_dimension(points=sm.input.points, knn=sm.input.knn, spec=sm.params.spec, dimension=sm.output.dimension)

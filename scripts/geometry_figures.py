@@ -6,14 +6,14 @@ from repgeo.stages.geometry import geometry_figures
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"geometry_figures {sm.wildcards.name}"):
     geometry_figures(
-        sm.input.pointwise,
-        sm.input.points,
-        sm.input.summary,
-        sm.output.dimension_png,
-        sm.output.curvature_png,
-        sm.output.summary,
-        sm.params.title,
-        sm.params.first_three,
-        sm.params.dpi,
-        attributes_path=sm.input.get("attributes"),
+        pointwise=sm.input.pointwise,
+        points=sm.input.points,
+        summary=sm.input.summary,
+        attributes=sm.input.get("attributes"),
+        dimension_png=sm.output.dimension_png,
+        curvature_png=sm.output.curvature_png,
+        summary_html=sm.output.summary,
+        title=sm.params.title,
+        first_three=sm.params.first_three,
+        dpi=sm.params.dpi,
     )

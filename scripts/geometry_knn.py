@@ -5,4 +5,4 @@ from repgeo.stages.geometry import geometry_knn
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"geometry_knn {sm.wildcards.name}"):
-    geometry_knn(sm.input.points, sm.params.k, sm.output.knn)
+    geometry_knn(points=sm.input.points, k=sm.params.k, knn=sm.output.knn)

@@ -5,4 +5,4 @@ from repgeo.stages.geometry import geometry_nulls
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"geometry_nulls {sm.wildcards.name}"):
-    geometry_nulls(sm.input.points, sm.input.curvature, sm.params.spec, sm.output.nulls)
+    geometry_nulls(points=sm.input.points, curvature=sm.input.curvature, spec=sm.params.spec, nulls=sm.output.nulls)

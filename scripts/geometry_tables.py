@@ -6,11 +6,11 @@ from repgeo.stages.geometry import geometry_tables
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"geometry_tables {sm.wildcards.name}"):
     geometry_tables(
-        sm.input.samples,
-        sm.input.dimension,
-        sm.input.curvature,
-        sm.output.pointwise,
-        sm.output.summary,
-        baselines_path=sm.input.get("baselines"),
-        nulls_path=sm.input.get("nulls"),
+        samples=sm.input.samples,
+        dimension=sm.input.dimension,
+        curvature=sm.input.curvature,
+        pointwise=sm.output.pointwise,
+        summary=sm.output.summary,
+        baselines=sm.input.get("baselines"),
+        nulls=sm.input.get("nulls"),
     )

@@ -3,5 +3,6 @@
 from repgeo.stages.data import prepare_data
 from repgeo.runtime import job
 
-with job(snakemake.log[0], snakemake.threads, f"prepare_data {snakemake.wildcards.dataset}"):  # noqa: F821
-    prepare_data(snakemake.params.spec, snakemake.output.samples, snakemake.output.arrays)  # noqa: F821
+sm = snakemake  # noqa: F821
+with job(sm.log[0], sm.threads, f"prepare_data {sm.wildcards.dataset}"):
+    prepare_data(spec=sm.params.spec, samples=sm.output.samples, arrays=sm.output.arrays)

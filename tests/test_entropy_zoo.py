@@ -305,7 +305,7 @@ def test_zoo_members_are_measured_at_sigma_sqrt_d_against_the_reference(tmp_path
     # oracle) at sigma = sqrt(D) -- 4 and 10 -- and differ from the fixed sigma = 10 of the old zoo
     # for the narrow member.
     from repgeo import io
-    from repgeo.stages.entropy_uses import zoo_table
+    from repgeo.stages.entropy_uses import entropy_zoo_table
 
     dse_dsmi = pytest.importorskip("dse_dsmi")
     rng = np.random.default_rng(5)
@@ -336,12 +336,13 @@ def test_zoo_members_are_measured_at_sigma_sqrt_d_against_the_reference(tmp_path
             }
         )
     spec = {"dataset": "digits", "entropy": {**_zoo_defaults(), "n_repetitions": 2}}
-    table = zoo_table(
-        members,
-        str(tmp_path / "x_groups.parquet"),
-        spec,
-        str(tmp_path / "models.parquet"),
-        str(tmp_path / "corr.parquet"),
+    table = entropy_zoo_table(
+        members=members,
+        x_groups=str(tmp_path / "x_groups.parquet"),
+        spec=spec,
+        models=str(tmp_path / "models.parquet"),
+        correlations=str(tmp_path / "corr.parquet"),
+        device="cpu",
     ).set_index("member")
     for name, dim in (("narrow", 16), ("wide", 100)):
         Z = io.load_tensor(tmp_path / f"{name}.pt")["Z"][0].double().numpy()  # what the stage read

@@ -35,7 +35,7 @@ def _prepare(spec: dict, out: Path) -> tuple[str, str]:
 
     out.mkdir(parents=True, exist_ok=True)
     samples, arrays = str(out / "samples.parquet"), str(out / "arrays.pt")
-    prepare_data(spec, samples, arrays)
+    prepare_data(spec=spec, samples=samples, arrays=arrays)
     return arrays, samples
 
 

@@ -204,7 +204,7 @@ def test_bad_dimension_parameters(kwargs, match):
 def test_stage_passes_each_estimator_its_own_parameters():
     from repgeo.stages.geometry import _estimator_kwargs, knn_size
 
-    spec = {"mode": "improved", "k": 32, "improved": {"k_fit": 96, "floor": 0.2}}
+    spec = {"mode": "improved", "k": 32, "seed": 0, "improved": {"k_fit": 96, "floor": 0.2}}
     assert _estimator_kwargs(spec, "curvature") == {"mode": "improved", "k": 32, "seed": 0, "k_fit": 96}
     assert _estimator_kwargs(spec, "dimension") == {"mode": "improved", "k": 32, "seed": 0, "floor": 0.2}
     assert (

@@ -185,7 +185,7 @@ def test_first_epoch_losses_equal_direct_computations_for_each_regime():
     X = torch.rand(12, 3, 8, 8) - 0.5
     feats = true_feature_maps(blocks, X)
     init = inverter_stack(blocks, seed=7)
-    kw = {"epochs": 1, "batch_size": len(X), "seed": 7}
+    kw = {"variant": "deconv", "epochs": 1, "batch_size": len(X), "seed": 7}
     with torch.no_grad():
         g1, g2, g3 = init.inverters
         separate = [
@@ -215,7 +215,7 @@ def test_separate_modules_are_trained_only_on_their_own_pair():
     blocks = tiny_network()
     X = torch.rand(10, 3, 8, 8)
     feats = true_feature_maps(blocks, X)
-    result = train_separate(blocks, X, epochs=3, batch_size=len(X), lr=1e-2, seed=4)
+    result = train_separate(blocks, X, variant="deconv", epochs=3, batch_size=len(X), lr=1e-2, seed=4)
     init = inverter_stack(blocks, seed=4)
     for level, g in enumerate(init.inverters):
         # Train a copy of the module alone on (Φ_l, Φ_{l-1}) with its own Adam: same weights must come out.
@@ -234,7 +234,7 @@ def test_separate_modules_are_trained_only_on_their_own_pair():
             result.history[result.history.layer == result.history.layer.unique()[level]].loss, losses, rtol=1e-5
         )
     # The lower modules do not depend on the blocks above them.
-    lower = train_separate(blocks[:2], X, epochs=3, batch_size=len(X), lr=1e-2, seed=4)
+    lower = train_separate(blocks[:2], X, variant="deconv", epochs=3, batch_size=len(X), lr=1e-2, seed=4)
     for a, b in zip(lower.stack.parameters(), result.stack.truncated(2).parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
@@ -245,7 +245,7 @@ def test_training_leaves_the_forward_blocks_untouched_and_is_deterministic():
         b.module.train()
     before = [copy.deepcopy(b.module.state_dict()) for b in blocks]
     X = torch.rand(16, 3, 8, 8)
-    runs = [train_joint(blocks, X, epochs=2, batch_size=5, seed=s) for s in (11, 11, 12)]
+    runs = [train_joint(blocks, X, variant="deconv", epochs=2, batch_size=5, seed=s) for s in (11, 11, 12)]
     for b, state in zip(blocks, before, strict=True):
         assert b.module.training
         assert all(p.requires_grad for p in b.module.parameters())
@@ -328,7 +328,12 @@ def test_training_logs_progress_per_epoch(caplog):
     blocks = tiny_network()
     with caplog.at_level(logging.INFO, logger="inverters-test"):
         train_end_to_end(
-            blocks, torch.rand(8, 3, 8, 8), epochs=2, batch_size=4, logger=logging.getLogger("inverters-test")
+            blocks,
+            torch.rand(8, 3, 8, 8),
+            variant="deconv",
+            epochs=2,
+            batch_size=4,
+            logger=logging.getLogger("inverters-test"),
         )
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2 and lines[1].startswith("inverters end_to_end epoch 2/2: loss ")
@@ -390,19 +395,19 @@ def test_bad_inputs_raise_clear_errors():
     nan_X = X.clone()
     nan_X[0, 0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="X contains NaN"):
-        train_separate(blocks, nan_X, epochs=1)
+        train_separate(blocks, nan_X, variant="deconv", epochs=1)
     with pytest.raises(ValueError, match=r"X must have images of shape \(3, 8, 8\)"):
-        train_joint(blocks, torch.rand(4, 3, 9, 9), epochs=1)
+        train_joint(blocks, torch.rand(4, 3, 9, 9), variant="deconv", epochs=1)
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
-        train_end_to_end(blocks, X, lr=0.0)
+        train_end_to_end(blocks, X, variant="deconv", epochs=20, lr=0.0)
     with pytest.raises(ValueError, match="variant must be one of"):
-        train_end_to_end(blocks, X, variant="pixelshuffle")
+        train_end_to_end(blocks, X, variant="pixelshuffle", epochs=20)
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
-        train_separate(blocks, X, epochs=0)
+        train_separate(blocks, X, variant="deconv", epochs=0)
     with pytest.raises(ValueError, match="block 'norm1' has in_shape"):
-        train_separate([blocks[0], blocks[2]], X, epochs=1)
+        train_separate([blocks[0], blocks[2]], X, variant="deconv", epochs=1)
     with pytest.raises(ValueError, match="declares out_shape"):
-        train_separate([("conv1", blocks[0].module, (3, 8, 8), (5, 8, 8))], X, epochs=1)
+        train_separate([("conv1", blocks[0].module, (3, 8, 8), (5, 8, 8))], X, variant="deconv", epochs=1)
     with pytest.raises(TypeError, match="pass kind= explicitly"):
         forward_blocks([("drop", nn.Dropout())], (3, 8, 8))
     with pytest.raises(ValueError, match="keeps its input's shape"):
@@ -433,6 +438,6 @@ def test_bad_inputs_raise_clear_errors():
             (3, 8, 8),
         )
         nn.init.constant_(dead[0].module[0].weight, -1.0)
-        train_joint(dead, X, epochs=1)
+        train_joint(dead, X, variant="deconv", epochs=1)
     with pytest.raises(FloatingPointError, match="lower lr"):
-        train_end_to_end(blocks, X, epochs=2, batch_size=2, lr=1e30)
+        train_end_to_end(blocks, X, variant="deconv", epochs=2, batch_size=2, lr=1e30)

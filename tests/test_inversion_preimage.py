@@ -518,23 +518,21 @@ THESIS_VGG16 = [
 )
 def test_data_weight_of_every_layer_follows_the_thesis_table(arch, lrn, expected):
     from repgeo.inversion.networks import layer_names
-    from repgeo.inversion.preimage import MV_DATA_WEIGHTS, mv_data_weight
-    from repgeo.stages.inversion import data_weight
+    from repgeo.inversion.preimage import MV_DATA_WEIGHTS, data_weight, mv_data_weight
 
     # Every layer of the network, in forward order, has the thesis's value: the table covers the
-    # network exactly, and the stage uses it when the config leaves C null.
+    # network exactly, and the pre-image stage uses it when the config leaves C null.
     assert list(layer_names(arch, lrn=lrn)) == [name for name, _ in expected]
     assert MV_DATA_WEIGHTS[arch] == {name: float(c) for name, c in expected}
     for name, c in expected:
         assert mv_data_weight(name, arch) == c, name
-        assert data_weight({"arch": arch, "preimage": {"C": None}}, name) == c, name
-        assert data_weight({"arch": arch, "preimage": {"C": 7.5}}, name) == 7.5
+        assert data_weight(name, arch=arch, C=None) == c, name
+        assert data_weight(name, arch=arch, C=7.5) == 7.5
 
 
 def test_data_weight_of_the_issue_layers_and_of_vgg_small():
     from repgeo.inversion.networks import layer_names
-    from repgeo.inversion.preimage import mv_data_weight
-    from repgeo.stages.inversion import data_weight
+    from repgeo.inversion.preimage import data_weight, mv_data_weight
 
     # The layers named in issue 17: AlexNet conv1-conv3 300, conv4 100, conv5 20, pool5 and fc 1;
     # VGG16 through conv4_3 300, pool4 100, pool5 1 (the old block rule gave pool5 20 and pool3 100).
@@ -552,14 +550,14 @@ def test_data_weight_of_the_issue_layers_and_of_vgg_small():
     vgg16 = {"conv1_1": 300, "pool3": 300, "conv4_3": 300, "relu4_3": 300, "pool4": 100, "pool5": 1, "fc6": 1}
     for arch, table in (("alexnet", alexnet), ("vgg16", vgg16)):
         for name, c in table.items():
-            assert data_weight({"arch": arch, "preimage": {}}, name) == c, (arch, name)
+            assert data_weight(name, arch=arch, C=None) == c, (arch, name)
     # vgg_small shares VGG16's names: 300 through pool3, 1 for the classifier.
     for name in layer_names("vgg_small"):
         assert mv_data_weight(name, "vgg_small") == (
             1.0 if name[:2] in ("fc", "re") and name[-1] in "678" else 300.0
         ), name
     # Without an architecture the name decides (the tables agree on shared names).
-    assert data_weight({"preimage": {}}, "conv1") == 300 and data_weight({"preimage": {}}, "pool5") == 1
+    assert data_weight("conv1", arch=None, C=None) == 300 and data_weight("pool5", arch=None, C=None) == 1
     with pytest.raises(ValueError, match="no layer 'conv5_3'"):
         mv_data_weight("conv5_3", "vgg_small")
     with pytest.raises(ValueError, match="set preimage.C"):

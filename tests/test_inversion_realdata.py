@@ -80,8 +80,7 @@ def test_workflow_on_cifar10(tmp_path, shared_datasets):
 def test_alexnet_layer1_preimage_of_cifar_images(shared_datasets):
     from repgeo.inversion.metrics import image_metrics, representation_error
     from repgeo.inversion.networks import build_network
-    from repgeo.inversion.preimage import PreimageConfig, image_to_mv_units, mv_units_to_image, preimage
-    from repgeo.stages.inversion import data_weight
+    from repgeo.inversion.preimage import PreimageConfig, data_weight, image_to_mv_units, mv_units_to_image, preimage
 
     with np.load(_cifar(shared_datasets)) as npz:
         X = torch.from_numpy(npz["x_test"][:6].astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
@@ -97,7 +96,7 @@ def test_alexnet_layer1_preimage_of_cifar_images(shared_datasets):
     phi0 = phi(image_to_mv_units(X, mean255))
     _, stride = net.receptive_field("conv1")
     stride_px = max(1, round(stride / (63 / 32)))  # conv1's stride of 4 at 63 px is 2 px of the image
-    config = PreimageConfig(C=data_weight({"preimage": {}}, "conv1"))
+    config = PreimageConfig(C=data_weight("conv1", arch=None, C=None))
     assert config.C == 300.0
     result = preimage(phi, phi0, (3, 32, 32), config, stride=stride_px, generator=torch.Generator().manual_seed(0))
     # An independent evaluation of the reported error, then the acceptance bound on the mean over

@@ -118,34 +118,37 @@ def test_contrastive_features_beat_initialisation(digits, tmp_path):
 def test_stage_trains_resumes_and_restarts_on_a_new_config(tmp_path):
     from repgeo import io
     from repgeo.stages.data import prepare_data
-    from repgeo.stages.training import train_run
+    from repgeo.stages.training import train_classifier
 
     samples, arrays = tmp_path / "samples.parquet", tmp_path / "arrays.pt"
-    prepare_data({"source": "sklearn_digits", "n": 600}, str(samples), str(arrays))
+    prepare_data(spec={"source": "sklearn_digits", "n": 600}, samples=str(samples), arrays=str(arrays))
     out = tmp_path / "run"
     out.mkdir()
-    spec = {"arch": "mlp", "epochs": 2, "width": 16, "eval_n": 50}
-    train_run(str(arrays), str(samples), spec, "supervised", 0, str(out / "emb.pt"), str(out / "hist.parquet"))
+    spec = {"arch": "mlp", "epochs": 2, "width": 16, "label": "label", "eval_n": 50, "eval_seed": 0}
+
+    def train(spec):
+        train_classifier(
+            arrays=str(arrays),
+            samples=str(samples),
+            spec=spec,
+            mode="supervised",
+            seed=0,
+            embeddings=str(out / "emb.pt"),
+            history=str(out / "hist.parquet"),
+            device="cpu",
+        )
+
+    train(spec)
     emb = io.load_tensor(out / "emb.pt")
     assert emb["Z"].shape == (3, 50, 16) and len(emb["labels"]) == 50
     hist = io.read_parquet(out / "hist.parquet")
     assert list(hist["epoch"]) == [0, 1, 2] and set(hist["mode"]) == {"supervised"}
     assert len(list(out.glob("checkpoint-*.pt"))) == 1
     # Two more epochs continue the same checkpoint; another lr starts a new one.
-    train_run(
-        str(arrays),
-        str(samples),
-        {**spec, "epochs": 4},
-        "supervised",
-        0,
-        str(out / "emb.pt"),
-        str(out / "hist.parquet"),
-    )
+    train({**spec, "epochs": 4})
     assert len(list(out.glob("checkpoint-*.pt"))) == 1
     torch.testing.assert_close(io.load_tensor(out / "emb.pt")["Z"][:3], emb["Z"], rtol=0, atol=0)
-    train_run(
-        str(arrays), str(samples), {**spec, "lr": 1e-2}, "supervised", 0, str(out / "emb.pt"), str(out / "hist.parquet")
-    )
+    train({**spec, "lr": 1e-2})
     assert len(list(out.glob("checkpoint-*.pt"))) == 2
 
 
@@ -167,20 +170,21 @@ def test_stage_learns_real_datasets_and_tracks_their_entropy(shared_datasets, tm
     from repgeo import io
     from repgeo.entropy import diffusion_spectral_entropy, diffusion_spectral_mutual_information
     from repgeo.stages.data import prepare_data
-    from repgeo.stages.training import train_run
+    from repgeo.stages.training import train_classifier
 
     spec = {**spec, "path": str(shared_datasets / spec["path"])}
-    prepare_data(spec, str(tmp_path / "samples.parquet"), str(tmp_path / "arrays.pt"))
+    prepare_data(spec=spec, samples=str(tmp_path / "samples.parquet"), arrays=str(tmp_path / "arrays.pt"))
     epochs = run["epochs"]
-    run = {**run, "batch_size": 32, "lr": 0.002, "eval_n": 300}
-    train_run(
-        str(tmp_path / "arrays.pt"),
-        str(tmp_path / "samples.parquet"),
-        run,
-        "supervised",
-        0,
-        str(tmp_path / "emb.pt"),
-        str(tmp_path / "hist.parquet"),
+    run = {**run, "batch_size": 32, "lr": 0.002, "label": "label", "eval_n": 300, "eval_seed": 0}
+    train_classifier(
+        arrays=str(tmp_path / "arrays.pt"),
+        samples=str(tmp_path / "samples.parquet"),
+        spec=run,
+        mode="supervised",
+        seed=0,
+        embeddings=str(tmp_path / "emb.pt"),
+        history=str(tmp_path / "hist.parquet"),
+        device="cpu",
     )
     hist = io.read_parquet(tmp_path / "hist.parquet")
     assert hist["test_accuracy"].iloc[-1] > min_accuracy

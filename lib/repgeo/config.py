@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import json
 import math
 import sys
@@ -24,6 +25,11 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
+
+from . import registry
+
+# The workflow's schema: the one source of every default (docs/configuration.md).
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -269,17 +275,9 @@ _PATH_KINDS = {
 }
 
 
-AUDIO_SOURCES = ("spoken_words", "fsdd", "timit")
-IMAGE_SOURCES = (
-    "sklearn_digits",
-    "lfw_faces",
-    "natural_images",
-    "mnist",
-    "cifar10",
-    "olivetti",
-    "image_folder",
-    "celeba",
-)
+# Which sources each branch accepts: from the one registry of sources.
+AUDIO_SOURCES = registry.AUDIO_SOURCES
+IMAGE_SOURCES = registry.IMAGE_SOURCES
 
 
 def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
@@ -414,7 +412,7 @@ def column_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[s
         color = spec.get("color_by")
         cols = _columns_of(config, spec.get("dataset"), base)
         # embedding.parquet: id, the diffusion coordinates dc1..dck, then the dataset's columns.
-        coords = [f"dc{j + 1}" for j in range(int(spec.get("n_components", 5)))]
+        coords = [f"dc{j + 1}" for j in range(int(spec["n_components"]))]
         if color is not None and cols is not None and color not in cols and color not in coords:
             problems.append(
                 _unknown_column(f"diffusion.{name}.color_by", color, cols, spec["dataset"], coords)
@@ -425,7 +423,7 @@ def column_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[s
         if "diffusion" in spec:
             run = diffusion.get(spec["diffusion"], {})
             dataset = run.get("dataset")
-            coords = [f"dc{j + 1}" for j in range(int(run.get("n_components", 5)))]
+            coords = [f"dc{j + 1}" for j in range(int(run["n_components"]))]
             wrong = [c for c in spec.get("coordinates") or [] if c not in coords]
             if wrong and run:
                 problems.append(
@@ -486,15 +484,14 @@ def column_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[s
         cols = _columns_of(config, spec.get("dataset"), base)
         if cols is None:
             continue
-        label = spec.get("label", "word")
+        label = spec["label"]
         if label not in cols:
             problems.append(
                 _unknown_column(f"audio.{name}.label", label, cols, spec["dataset"])
                 + "; set label to the column naming each token's word (fsdd: digit)"
             )
-        contrast = spec.get("contrast") or {}
         missing = [c for c in _AUDIO_CONTRAST_COLUMNS if c not in cols]
-        if contrast.get("enabled", True) and missing:
+        if spec["contrast"]["enabled"] and missing:
             problems.append(
                 f"audio.{name}.contrast.enabled: the phone contrast needs the columns {', '.join(_AUDIO_CONTRAST_COLUMNS)}, "
                 f"which dataset {spec['dataset']!r} ({config['datasets'][spec['dataset']].get('source')}) does not have; set contrast.enabled: false"
@@ -517,7 +514,7 @@ def _points(config: Mapping[str, Any], section: str, name: str) -> tuple[int | N
     if spec.get("n") is not None:
         # select_samples takes exactly n (or fails when the split has fewer: size_problems).
         return int(spec["n"]), f"n = {spec['n']} of dataset {dataset!r}"
-    split = spec.get("split", "all")
+    split = spec["split"]
     return split_size(ds, split), f"split {split} of dataset {dataset!r}"
 
 
@@ -543,7 +540,7 @@ def size_problems(config: Mapping[str, Any]) -> list[str]:
             ds = datasets.get(spec.get("dataset"))
             if spec.get("n") is None or not isinstance(ds, Mapping):
                 continue
-            split = spec.get("split", "all")
+            split = spec["split"]
             available = split_size(ds, split)
             if available is not None and spec["n"] > available:
                 problems.append(
@@ -555,8 +552,8 @@ def size_problems(config: Mapping[str, Any]) -> list[str]:
         if points is None:
             continue
         # The trivial eigenvector is dropped by the coifman_lafon convention, kept by celeba's.
-        most = points - (0 if spec.get("convention", "coifman_lafon") == "celeba" else 1)
-        k = int(spec.get("n_components", 5))
+        most = points - (0 if spec["convention"] == "celeba" else 1)
+        k = int(spec["n_components"])
         if k > most:
             fix = f"lower n_components to at most {most} or use more points" if most >= 1 else "use more points"
             problems.append(
@@ -592,16 +589,27 @@ def _geometry_neighbourhoods(spec: Mapping[str, Any]) -> list[tuple[str, int, bo
     """(key, neighbours, is the default) of every neighbourhood the entry's estimators use: k,
     and in improved mode the dimension's k_dimension and the curvature's k_fit
     (repgeo.stages.geometry.knn_size sizes the cached graph by the same keys)."""
-    # k has a schema default, filled in before these checks: it is never reported as "the default".
-    out = [("k", int(spec.get("k", 32)), False)]
-    if spec.get("mode", "improved") == "improved":
-        from .stages.geometry import _improved_parameters
-
-        given = spec.get("improved") or {}
-        for stage, key in (("dimension", "k_dimension"), ("curvature", "k_fit")):
-            default = _improved_parameters(stage)[key]
-            out.append((f"improved.{key}", int(given.get(key, default)), key not in given))
+    # Every key here has a schema default, filled in before these checks.
+    out = [("k", int(spec["k"]), False)]
+    if spec["mode"] == "improved":
+        for key in ("k_dimension", "k_fit"):
+            value = int(spec["improved"][key])
+            out.append((f"improved.{key}", value, value == _schema_default(f"improved_params.{key}")))
     return out
+
+
+@functools.cache
+def _repository_schema() -> dict[str, Any]:
+    return load_schema(SCHEMA_PATH)
+
+
+def _schema_default(pointer: str) -> Any:
+    """The schema's default of a key of a definition (``improved_params.k_fit``)."""
+    name, *keys = pointer.split(".")
+    node = _repository_schema()["$defs"][name]
+    for key in keys:
+        node = node["properties"][key]
+    return node["default"]
 
 
 def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], base: str | Path) -> list[str]:
@@ -610,11 +618,11 @@ def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], 
     entries = config.get("inversion", {})
     if not entries:
         return problems
-    from .inversion.networks import TORCHVISION_ARCHITECTURES, layer_names
+    TORCHVISION_ARCHITECTURES = registry.TORCHVISION_INVERSION_ARCHITECTURES
 
     for name, spec in entries.items():
         where = f"inversion.{name}"
-        arch = spec.get("arch", "vgg_small")
+        arch = spec["arch"]
         source = datasets.get(spec.get("dataset"), {}).get("source")
         if source is not None and source not in IMAGE_SOURCES:
             problems.append(
@@ -633,26 +641,26 @@ def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], 
             problems.append(f"{where}.width: only vgg_small has a width; {arch} is torchvision's, set width: null")
         if spec.get("lrn") and arch != "alexnet":
             problems.append(f"{where}.lrn: only alexnet takes the local response normalisation; set lrn: false")
-        names = layer_names(arch, lrn=bool(spec.get("lrn")) and arch == "alexnet")
-        asked = list(spec.get("layers", [])) + list(spec.get("priors", {}).get("feature_layers", []))
+        names = registry.inversion_layers(arch, lrn=bool(spec.get("lrn")))
+        asked = list(spec["layers"]) + list(spec["priors"]["feature_layers"])
         unknown = [layer for layer in asked if layer not in names]
         if unknown:
             problems.append(f"{where}.layers: {unknown} are not layers of {arch}; valid names: {', '.join(names)}")
         beyond = [
-            layer for layer in spec.get("layers", []) if layer in names and names.index(layer) >= names.index("fc6")
+            layer for layer in spec["layers"] if layer in names and names.index(layer) >= names.index("fc6")
         ]
         if beyond:
             problems.append(
                 f"{where}.layers: {beyond} are fully connected; the inverters and feature-map statistics need maps, choose layers up to pool5"
             )
-        experts = set(spec.get("priors", {}).get("experts", ["ica", "student_t"]))
-        methods = spec.get("preimage", {}).get("methods", [])
+        experts = set(spec["priors"]["experts"])
+        methods = spec["preimage"]["methods"]
         missing = [m for m in methods if m != "tv" and m.removesuffix("_features") not in experts]
         if missing:
             problems.append(
                 f"{where}.preimage.methods: {missing} use learned priors that priors.experts does not train; add them to priors.experts"
             )
-        if any(m.endswith("_features") for m in methods) and not spec.get("priors", {}).get("feature_layers"):
+        if any(m.endswith("_features") for m in methods) and not spec["priors"]["feature_layers"]:
             problems.append(
                 f"{where}.preimage.methods: the *_features methods need feature-map priors; list layers in priors.feature_layers"
             )
@@ -693,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m repgeo.config CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
         return 0 if args else 2
     # The schema lives in the workflow, next to lib/ (the package is installed from the checkout).
-    schema = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+    schema = SCHEMA_PATH
     if not schema.is_file():
         print(
             f"the workflow's schema {schema} is missing; run this from a repgeo checkout's virtual environment",

@@ -1,9 +1,14 @@
 # Audio branch, feature extraction: channel-averaged layer activations of real tokens.
 
 
+def audio_network_model(wildcards):
+    folder = "gan" if wildcards.network == "qnet" else "reference"
+    return f"results/audio/{wildcards.name}/{folder}/model.pt"
+
+
 rule audio_layers:
     input:
-        unpack(audio_data),
+        unpack(dataset_files("audio")),
         model=audio_network_model,
     output:
         table="results/audio/{name}/layers/{network}.parquet",
@@ -16,9 +21,7 @@ rule audio_layers:
             labels={"branch": "{name}", "figure": "layers of {network}"},
         ),
     params:
-        spec=audio_analysis_spec,
-        dpi=config["report"]["dpi"],
-        device=config["device"],
+        **params_of("audio_layers"),
     log:
         "results/logs/audio_layers/{name}/{network}.log",
     benchmark:

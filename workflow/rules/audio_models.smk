@@ -1,15 +1,30 @@
 # Audio branch, models: ciwGAN/fiwGAN (WaveGAN with a Q-network) and the supervised reference CNN.
 
 
+def audio_networks(e):
+    return ["qnet"] + (["reference"] if e["reference_cnn"]["enabled"] else [])
+
+
+def audio_outputs():
+    out = []
+    for name, e in config["audio"].items():
+        base = f"results/audio/{name}"
+        out += [f"{base}/gan/confusion.png", f"{base}/gan/spectrograms.png"]
+        analyses = ["words"] + (["sounds"] if e["contrast"]["enabled"] else [])
+        for network in audio_networks(e):
+            out.append(f"{base}/layers/{network}.png")
+            out += [f"{base}/gamm/{network}/{a}{suffix}" for a in analyses for suffix in (".png", "_table.html")]
+    return out
+
+
 rule audio_train_gan:
     input:
-        unpack(audio_data),
+        unpack(dataset_files("audio")),
     output:
         model="results/audio/{name}/gan/model.pt",
         history="results/audio/{name}/gan/history.parquet",
     params:
-        spec=audio_gan_spec,
-        device=config["device"],
+        **params_of("audio_train_gan"),
     log:
         "results/logs/audio_train_gan/{name}.log",
     benchmark:
@@ -18,14 +33,14 @@ rule audio_train_gan:
     resources:
         mem_mb=mem_mb(8000),
         runtime=runtime_min(600),
-        gpu=audio_gpus,
+        gpu=gpus("audio"),
     script:
         "../../scripts/audio_train_gan.py"
 
 
 rule audio_gan_evaluate:
     input:
-        unpack(audio_data),
+        unpack(dataset_files("audio")),
         model="results/audio/{name}/gan/model.pt",
     output:
         accuracy="results/audio/{name}/gan/q_accuracy.parquet",
@@ -46,9 +61,7 @@ rule audio_gan_evaluate:
         ),
         wavs=directory("results/audio/{name}/gan/samples"),
     params:
-        spec=audio_eval_spec,
-        dpi=config["report"]["dpi"],
-        device=config["device"],
+        **params_of("audio_gan_evaluate"),
     log:
         "results/logs/audio_gan_evaluate/{name}.log",
     benchmark:
@@ -63,13 +76,12 @@ rule audio_gan_evaluate:
 
 rule audio_train_reference:
     input:
-        unpack(audio_data),
+        unpack(dataset_files("audio")),
     output:
         model="results/audio/{name}/reference/model.pt",
         history="results/audio/{name}/reference/history.parquet",
     params:
-        spec=audio_reference_spec,
-        device=config["device"],
+        **params_of("audio_train_reference"),
     log:
         "results/logs/audio_train_reference/{name}.log",
     benchmark:
@@ -78,6 +90,6 @@ rule audio_train_reference:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(240),
-        gpu=audio_gpus,
+        gpu=gpus("audio"),
     script:
         "../../scripts/audio_train_reference.py"

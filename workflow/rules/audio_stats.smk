@@ -1,6 +1,16 @@
 # Audio branch, statistics: GAMMs of the layer curves per layer, by R's mgcv and by the Python route.
 
 
+def audio_samples(wildcards):
+    return data_files(entry_of(config, "audio", wildcards)["dataset"])["samples"]
+
+
+def audio_gamm_engine_dirs(wildcards):
+    base = f"results/audio/{wildcards.name}/gamm/{wildcards.network}/{wildcards.analysis}"
+    engines = audio_engines(entry_of(config, "audio", wildcards), wildcards.name)
+    return {engine: f"{base}.{engine}" for engine in engines}
+
+
 rule audio_gamm_data:
     input:
         table="results/audio/{name}/layers/{network}.parquet",
@@ -9,8 +19,7 @@ rule audio_gamm_data:
         words="results/audio/{name}/gamm/{network}/words.csv",
         sounds="results/audio/{name}/gamm/{network}/sounds.csv",
     params:
-        spec=audio_gamm_data_spec,
-        sample_rate=audio_sample_rate,
+        **params_of("audio_gamm_data"),
     log:
         "results/logs/audio_gamm_data/{name}/{network}.log",
     benchmark:
@@ -29,7 +38,7 @@ rule audio_gamm_mgcv:
     output:
         tables=directory("results/audio/{name}/gamm/{network}/{analysis}.mgcv"),
     params:
-        settings=audio_gamm_settings,
+        **params_of("audio_gamm_mgcv"),
         # The checkout's path, not workflow.source_path(): that resolves to a new temporary
         # cache folder in every Snakemake process, which changed the params and reran every fit.
         library=str(Path(workflow.basedir) / "lib" / "repgeo" / "stats" / "gamm_mgcv.R"),
@@ -54,7 +63,7 @@ rule audio_gamm_python:
     output:
         tables=directory("results/audio/{name}/gamm/{network}/{analysis}.python"),
     params:
-        settings=audio_gamm_settings,
+        **params_of("audio_gamm_python"),
     log:
         "results/logs/audio_gamm_python/{name}/{network}/{analysis}.log",
     benchmark:
@@ -92,8 +101,7 @@ rule audio_gamm_tables:
             labels={"branch": "{name}", "figure": "GAMM curves, {network}, {analysis}"},
         ),
     params:
-        engines=audio_engines,
-        dpi=config["report"]["dpi"],
+        **params_of("audio_gamm_tables"),
     log:
         "results/logs/audio_gamm_tables/{name}/{network}/{analysis}.log",
     benchmark:

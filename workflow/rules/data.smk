@@ -8,7 +8,7 @@ rule prepare_data:
         samples="results/data/{dataset}/samples.parquet",
         arrays="results/data/{dataset}/arrays.pt",
     params:
-        spec=dataset_spec,
+        **params_of("prepare_data"),
     log:
         "results/logs/prepare_data/{dataset}.log",
     benchmark:
@@ -32,7 +32,7 @@ rule data_overview:
             labels={"table": "prepared datasets"},
         ),
     params:
-        names=list(config["datasets"]),
+        **params_of("data_overview"),
     log:
         "results/logs/data_overview.log",
     benchmark:

@@ -1,14 +1,18 @@
 # Diffusion embedding: bandwidth sweep with the automatic pick, then the truncated diffusion map.
 
 
+def diffusion_outputs():
+    files = ["embedding.parquet", "eigenvalues.parquet", "sweep.png", "embedding_3d.png", "summary.html"]
+    return expand("results/diffusion/{name}/{f}", name=list(config["diffusion"]), f=files)
+
+
 rule diffusion_sweep:
     input:
-        unpack(diffusion_data),
+        unpack(dataset_files("diffusion")),
     output:
         sweep="results/diffusion/{name}/sweep.parquet",
     params:
-        spec=sweep_spec,
-        device=config["device"],
+        **params_of("diffusion_sweep"),
     log:
         "results/logs/diffusion_sweep/{name}.log",
     benchmark:
@@ -23,14 +27,13 @@ rule diffusion_sweep:
 
 rule diffusion_embed:
     input:
-        unpack(diffusion_data),
+        unpack(dataset_files("diffusion")),
         sweep="results/diffusion/{name}/sweep.parquet",
     output:
         embedding="results/diffusion/{name}/embedding.parquet",
         eigenvalues="results/diffusion/{name}/eigenvalues.parquet",
     params:
-        spec=embed_spec,
-        device=config["device"],
+        **params_of("diffusion_embed"),
     log:
         "results/logs/diffusion_embed/{name}.log",
     benchmark:
@@ -71,9 +74,7 @@ rule diffusion_figures:
             labels={"run": "{name}", "figure": "tables"},
         ),
     params:
-        color_by=figure_color,
-        dataset=figure_dataset,
-        dpi=config["report"]["dpi"],
+        **params_of("diffusion_figures"),
     log:
         "results/logs/diffusion_figures/{name}.log",
     benchmark:

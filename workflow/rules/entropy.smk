@@ -1,14 +1,31 @@
 # Entropy tracking: input clusters once, spectra per run (every t), trajectory table and figure.
 
 
+def trajectory_inputs(wildcards):
+    runs = training_runs(entry_of(config, "training", wildcards))
+    train = [f"results/training/{wildcards.name}/{r['mode']}/seed{r['seed']}" for r in runs]
+    entropy = [f"results/entropy/{wildcards.name}/{r['mode']}/seed{r['seed']}" for r in runs]
+    return {
+        "x_groups": f"results/entropy/{wildcards.name}/x_groups.parquet",
+        "spectra": [f"{e}/spectra.npz" for e in entropy],
+        "embeddings": [f"{t}/embeddings.pt" for t in train],
+        "history": [f"{t}/history.parquet" for t in train],
+    }
+
+
+def training_outputs():
+    files = ["trajectory.parquet", "trajectory.png"]
+    out = expand("results/entropy/{name}/{f}", name=list(config["training"]), f=files)
+    return out + expand("results/entropy_toys/{toy}.{ext}", toy=list(config["entropy_toys"]), ext=["parquet", "png"])
+
+
 rule entropy_input_groups:
     input:
-        unpack(training_data),
+        unpack(dataset_files("training")),
     output:
         groups="results/entropy/{name}/x_groups.parquet",
     params:
-        eval_spec=eval_spec,
-        spec=entropy_cluster_spec,
+        **params_of("entropy_input_groups"),
     log:
         "results/logs/entropy_input_groups/{name}.log",
     benchmark:
@@ -28,8 +45,7 @@ rule entropy_spectra:
     output:
         spectra="results/entropy/{name}/{mode}/seed{seed}/spectra.npz",
     params:
-        spec=entropy_spectrum_spec,
-        device=config["device"],
+        **params_of("entropy_spectra"),
     log:
         "results/logs/entropy_spectra/{name}/{mode}/seed{seed}.log",
     benchmark:
@@ -38,7 +54,7 @@ rule entropy_spectra:
     resources:
         mem_mb=mem_mb(8000),
         runtime=runtime_min(120),
-        gpu=training_gpus,
+        gpu=gpus("training"),
     script:
         "../../scripts/entropy_spectra.py"
 
@@ -49,8 +65,7 @@ rule entropy_trajectory:
     output:
         trajectory="results/entropy/{name}/trajectory.parquet",
     params:
-        runs=training_runs,
-        training=lambda wc: training_entry(wc),
+        **params_of("entropy_trajectory"),
     log:
         "results/logs/entropy_trajectory/{name}.log",
     benchmark:
@@ -75,8 +90,7 @@ rule entropy_figure:
             labels={"run": "{name}", "figure": "trajectory"},
         ),
     params:
-        title=entropy_title,
-        dpi=config["report"]["dpi"],
+        **params_of("entropy_figure"),
     log:
         "results/logs/entropy_figure/{name}.log",
     benchmark:

@@ -1,11 +1,11 @@
-# Toy validations of DSE and DSMI (seed Figures 2-5): one table and one figure per toy.
+# Toy validations of DSE and DSMI (the DSE paper's Figures 2-5): one table and one figure per toy.
 
 
 rule entropy_toy:
     output:
         table="results/entropy_toys/{toy}.parquet",
     params:
-        spec=lambda wc: config["entropy_toys"][wc.toy],
+        **params_of("entropy_toy"),
     log:
         "results/logs/entropy_toy/{toy}.log",
     benchmark:
@@ -29,7 +29,7 @@ rule entropy_toy_figure:
             labels={"toy": "{toy}"},
         ),
     params:
-        dpi=config["report"]["dpi"],
+        **params_of("entropy_toy_figure"),
     log:
         "results/logs/entropy_toy_figure/{toy}.log",
     benchmark:

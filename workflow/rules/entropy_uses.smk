@@ -1,14 +1,44 @@
-# Uses of DSE/DSMI (seed section 6): the initialisation study and the cross-model zoo.
+# Uses of DSE/DSMI (the DSE paper, section 6): the initialisation study and the cross-model zoo.
+
+
+def init_summary_inputs(wildcards):
+    base = f"results/entropy_init/{wildcards.name}"
+    runs = [f"{base}/{r['extreme']}/seed{r['seed']}" for r in init_runs(entry_of(config, "entropy_init", wildcards))]
+    return {
+        "initial": f"{base}/initial.parquet",
+        "embeddings": [f"{r}/embeddings.pt" for r in runs],
+        "history": [f"{r}/history.parquet" for r in runs],
+    }
+
+
+def zoo_state_dict(wildcards):
+    where = f"entropy_zoo.{wildcards.name}"
+    return zoo_external(entry_of(config, "entropy_zoo", wildcards), wildcards.external, where)["state_dict"]
+
+
+def zoo_table_inputs(wildcards):
+    members = zoo_members(entry_of(config, "entropy_zoo", wildcards), wildcards.name)
+    return {
+        "x_groups": f"results/entropy_zoo/{wildcards.name}/x_groups.parquet",
+        "embeddings": [m["embeddings"] for m in members],
+        "history": [m["history"] for m in members],
+    }
+
+
+def uses_outputs():
+    init = ["curves.parquet", "initialisation.png"]
+    zoo = ["models.parquet", "correlations.parquet", "zoo.png"]
+    out = expand("results/entropy_init/{name}/{f}", name=list(config["entropy_init"]), f=init)
+    return out + expand("results/entropy_zoo/{name}/{f}", name=list(config["entropy_zoo"]), f=zoo)
 
 
 rule entropy_init_probe:
     input:
-        unpack(init_data),
+        unpack(dataset_files("entropy_init")),
     output:
         initial="results/entropy_init/{name}/initial.parquet",
     params:
-        spec=init_probe_spec,
-        device=config["device"],
+        **params_of("entropy_init_probe"),
     log:
         "results/logs/entropy_init_probe/{name}.log",
     benchmark:
@@ -17,21 +47,20 @@ rule entropy_init_probe:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(60),
-        gpu=init_gpus,
+        gpu=gpus("entropy_init"),
     script:
         "../../scripts/entropy_init_probe.py"
 
 
 rule entropy_init_train:
     input:
-        unpack(init_data),
+        unpack(dataset_files("entropy_init")),
         initial="results/entropy_init/{name}/initial.parquet",
     output:
         embeddings="results/entropy_init/{name}/{extreme}/seed{seed}/embeddings.pt",
         history="results/entropy_init/{name}/{extreme}/seed{seed}/history.parquet",
     params:
-        spec=init_train_spec,
-        device=config["device"],
+        **params_of("entropy_init_train"),
     log:
         "results/logs/entropy_init_train/{name}/{extreme}/seed{seed}.log",
     benchmark:
@@ -40,7 +69,7 @@ rule entropy_init_train:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(240),
-        gpu=init_gpus,
+        gpu=gpus("entropy_init"),
     script:
         "../../scripts/entropy_init_train.py"
 
@@ -58,10 +87,7 @@ rule entropy_init_summary:
             labels={"study": "initialisation", "run": "{name}"},
         ),
     params:
-        runs=init_runs,
-        spec=lambda wc: {"entropy": config["entropy_init"][wc.name]["entropy"]},
-        dpi=config["report"]["dpi"],
-        device=config["device"],
+        **params_of("entropy_init_summary"),
     log:
         "results/logs/entropy_init_summary/{name}.log",
     benchmark:
@@ -76,13 +102,12 @@ rule entropy_init_summary:
 
 rule entropy_zoo_train:
     input:
-        unpack(zoo_data),
+        unpack(dataset_files("entropy_zoo")),
     output:
         embeddings="results/entropy_zoo/{name}/{member}/embeddings.pt",
         history="results/entropy_zoo/{name}/{member}/history.parquet",
     params:
-        spec=zoo_member_spec,
-        device=config["device"],
+        **params_of("entropy_zoo_train"),
     log:
         "results/logs/entropy_zoo_train/{name}/{member}.log",
     benchmark:
@@ -91,22 +116,20 @@ rule entropy_zoo_train:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(240),
-        gpu=zoo_gpus,
+        gpu=gpus("entropy_zoo"),
     script:
         "../../scripts/entropy_zoo_train.py"
 
 
 rule entropy_zoo_external:
     input:
-        unpack(zoo_data),
+        unpack(dataset_files("entropy_zoo")),
         state_dict=zoo_state_dict,
     output:
         embeddings="results/entropy_zoo/{name}/ext-{external}/embeddings.pt",
         history="results/entropy_zoo/{name}/ext-{external}/history.parquet",
     params:
-        spec=zoo_eval_spec,
-        member=zoo_external_member,
-        device=config["device"],
+        **params_of("entropy_zoo_external"),
     log:
         "results/logs/entropy_zoo_external/{name}/{external}.log",
     benchmark:
@@ -115,19 +138,18 @@ rule entropy_zoo_external:
     resources:
         mem_mb=mem_mb(8000),
         runtime=runtime_min(60),
-        gpu=zoo_gpus,
+        gpu=gpus("entropy_zoo"),
     script:
         "../../scripts/entropy_zoo_external.py"
 
 
 rule entropy_zoo_input_groups:
     input:
-        unpack(zoo_data),
+        unpack(dataset_files("entropy_zoo")),
     output:
         groups="results/entropy_zoo/{name}/x_groups.parquet",
     params:
-        eval_spec=zoo_eval_spec,
-        spec=lambda wc: {k: config["entropy_zoo"][wc.name]["entropy"][k] for k in ENTROPY_CLUSTER_KEYS},
+        **params_of("entropy_zoo_input_groups"),
     log:
         "results/logs/entropy_zoo_input_groups/{name}.log",
     benchmark:
@@ -147,9 +169,7 @@ rule entropy_zoo_table:
         models="results/entropy_zoo/{name}/models.parquet",
         correlations="results/entropy_zoo/{name}/correlations.parquet",
     params:
-        members=zoo_members,
-        spec=lambda wc: {"dataset": config["entropy_zoo"][wc.name]["dataset"], "entropy": config["entropy_zoo"][wc.name]["entropy"]},
-        device=config["device"],
+        **params_of("entropy_zoo_table"),
     log:
         "results/logs/entropy_zoo_table/{name}.log",
     benchmark:
@@ -175,7 +195,7 @@ rule entropy_zoo_figure:
             labels={"study": "cross-model", "run": "{name}"},
         ),
     params:
-        dpi=config["report"]["dpi"],
+        **params_of("entropy_zoo_figure"),
     log:
         "results/logs/entropy_zoo_figure/{name}.log",
     benchmark:

@@ -2,15 +2,27 @@
 # classifier, per-epoch evaluation and the Table-1 comparison.
 
 
+def generative_model_files(kind):
+    def files(wildcards):
+        models = entry_of(config, "generative", wildcards)["models"]
+        return [f"results/generative/{wildcards.name}/{m}/{kind}" for m in models]
+
+    return files
+
+
+def generative_outputs():
+    files = ["table.html", "curves.png", "reconstructions.png", "samples.png", "interpolations.png"]
+    return expand("results/generative/{name}/{f}", name=list(config["generative"]), f=files)
+
+
 rule generative_feature_net:
     input:
-        unpack(generative_data),
+        unpack(dataset_files("generative")),
     output:
         model="results/generative/{name}/feature_net/model.pt",
         history="results/generative/{name}/feature_net/history.parquet",
     params:
-        spec=generative_feature_spec,
-        device=config["device"],
+        **params_of("generative_feature_net"),
     log:
         "results/logs/generative_feature_net/{name}.log",
     benchmark:
@@ -19,20 +31,19 @@ rule generative_feature_net:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(240),
-        gpu=generative_gpus,
+        gpu=gpus("generative"),
     script:
         "../../scripts/generative_feature_net.py"
 
 
 rule generative_train:
     input:
-        unpack(generative_data),
+        unpack(dataset_files("generative")),
     output:
         snapshots="results/generative/{name}/{model}/snapshots.pt",
         history="results/generative/{name}/{model}/history.parquet",
     params:
-        spec=generative_train_spec,
-        device=config["device"],
+        **params_of("generative_train"),
     log:
         "results/logs/generative_train/{name}/{model}.log",
     benchmark:
@@ -41,22 +52,21 @@ rule generative_train:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(720),
-        gpu=generative_gpus,
+        gpu=gpus("generative"),
     script:
         "../../scripts/generative_train.py"
 
 
 rule generative_evaluate:
     input:
-        unpack(generative_data),
-        unpack(generative_inception_weights),
+        unpack(dataset_files("generative")),
+        unpack(user_file("generative", "evaluation.inception_weights", "inception_weights")),
         snapshots="results/generative/{name}/{model}/snapshots.pt",
         feature_net="results/generative/{name}/feature_net/model.pt",
     output:
         metrics="results/generative/{name}/{model}/metrics.parquet",
     params:
-        spec=generative_eval_spec,
-        device=config["device"],
+        **params_of("generative_evaluate"),
     log:
         "results/logs/generative_evaluate/{name}/{model}.log",
     benchmark:
@@ -65,14 +75,14 @@ rule generative_evaluate:
     resources:
         mem_mb=mem_mb(8000),
         runtime=runtime_min(120),
-        gpu=generative_gpus,
+        gpu=gpus("generative"),
     script:
         "../../scripts/generative_evaluate.py"
 
 
 rule generative_tables:
     input:
-        unpack(generative_data),
+        unpack(dataset_files("generative")),
         metrics=generative_model_files("metrics.parquet"),
         snapshots=generative_model_files("snapshots.pt"),
     output:
@@ -114,9 +124,7 @@ rule generative_tables:
             labels={"branch": "{name}", "figure": "interpolations"},
         ),
     params:
-        spec=generative_sheet_spec,
-        dataset=generative_dataset,
-        dpi=config["report"]["dpi"],
+        **params_of("generative_tables"),
     log:
         "results/logs/generative_tables/{name}.log",
     benchmark:

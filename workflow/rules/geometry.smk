@@ -2,6 +2,43 @@
 # with baselines, null controls and curvature against attributes.
 
 
+def geometry_source(wildcards):
+    """The points: a diffusion run's embedding, or a dataset's prepared arrays."""
+    e = entry_of(config, "geometry", wildcards)
+    if "diffusion" in e:
+        return {"embedding": f"results/diffusion/{e['diffusion']}/embedding.parquet"}
+    return data_files(e["dataset"])
+
+
+def geometry_tables_inputs(wildcards):
+    e = entry_of(config, "geometry", wildcards)
+    base = f"results/geometry/{wildcards.name}"
+    inputs = {k: f"{base}/{k}.parquet" for k in ("samples", "dimension", "curvature")}
+    if e["baselines"]:
+        inputs["baselines"] = f"{base}/baselines.parquet"
+    if e["null_controls"]:
+        inputs["nulls"] = f"{base}/nulls.parquet"
+    return inputs
+
+
+def geometry_figure_inputs(wildcards):
+    base = f"results/geometry/{wildcards.name}"
+    inputs = {"pointwise": f"{base}/pointwise.parquet", "points": f"{base}/points.pt", "summary": f"{base}/summary.parquet"}
+    if entry_of(config, "geometry", wildcards)["attributes"]:
+        inputs["attributes"] = f"{base}/attributes.parquet"
+    return inputs
+
+
+def geometry_outputs():
+    out = []
+    for name, e in config["geometry"].items():
+        files = ["pointwise.parquet", "summary.parquet", "dimension_3d.png", "curvature_3d.png", "summary.html"]
+        if e["attributes"]:
+            files += ["attributes.parquet", "regions.parquet", "enrichment.parquet", "attributes.png"]
+        out += expand("results/geometry/{name}/{f}", name=name, f=files)
+    return out
+
+
 rule geometry_points:
     input:
         unpack(geometry_source),
@@ -9,7 +46,7 @@ rule geometry_points:
         points="results/geometry/{name}/points.pt",
         samples="results/geometry/{name}/samples.parquet",
     params:
-        spec=geometry_input_spec,
+        **params_of("geometry_points"),
     log:
         "results/logs/geometry_points/{name}.log",
     benchmark:
@@ -28,7 +65,7 @@ rule geometry_knn:
     output:
         knn="results/geometry/{name}/knn.pt",
     params:
-        k=geometry_k,
+        **params_of("geometry_knn"),
     log:
         "results/logs/geometry_knn/{name}.log",
     benchmark:
@@ -48,7 +85,7 @@ rule geometry_dimension:
     output:
         dimension="results/geometry/{name}/dimension.parquet",
     params:
-        spec=geometry_spec("n0_dimension"),
+        **params_of("geometry_dimension"),
     log:
         "results/logs/geometry_dimension/{name}.log",
     benchmark:
@@ -69,7 +106,7 @@ rule geometry_curvature:
     output:
         curvature="results/geometry/{name}/curvature.parquet",
     params:
-        spec=geometry_spec("n0_curvature", "curvature_dim"),
+        **params_of("geometry_curvature"),
     log:
         "results/logs/geometry_curvature/{name}.log",
     benchmark:
@@ -90,7 +127,7 @@ rule geometry_baselines:
     output:
         baselines="results/geometry/{name}/baselines.parquet",
     params:
-        spec=geometry_spec("quadratic_fit_neighbors"),
+        **params_of("geometry_baselines"),
     log:
         "results/logs/geometry_baselines/{name}.log",
     benchmark:
@@ -110,7 +147,7 @@ rule geometry_nulls:
     output:
         nulls="results/geometry/{name}/nulls.parquet",
     params:
-        spec=geometry_spec("n0_dimension", "n0_curvature"),
+        **params_of("geometry_nulls"),
     log:
         "results/logs/geometry_nulls/{name}.log",
     benchmark:
@@ -150,7 +187,7 @@ rule geometry_attributes:
         regions="results/geometry/{name}/regions.parquet",
         enrichment="results/geometry/{name}/enrichment.parquet",
     params:
-        spec=geometry_spec("attributes", "regions"),
+        **params_of("geometry_attributes"),
     log:
         "results/logs/geometry_attributes/{name}.log",
     benchmark:
@@ -189,9 +226,7 @@ rule geometry_figures:
             labels={"run": "{name}", "figure": "tables"},
         ),
     params:
-        title=geometry_title,
-        first_three=geometry_first_three,
-        dpi=config["report"]["dpi"],
+        **params_of("geometry_figures"),
     log:
         "results/logs/geometry_figures/{name}.log",
     benchmark:
@@ -216,8 +251,7 @@ rule geometry_attribute_figure:
             labels={"run": "{name}", "figure": "curvature by attribute"},
         ),
     params:
-        title=geometry_title,
-        dpi=config["report"]["dpi"],
+        **params_of("geometry_attribute_figure"),
     log:
         "results/logs/geometry_attribute_figure/{name}.log",
     benchmark:

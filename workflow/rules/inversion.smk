@@ -2,16 +2,59 @@
 # score-matching patch priors, pre-images and their comparison (docs/inversion.md).
 
 
+def inversion_prior_input(wildcards):
+    """A pre-image job's priors: the image prior of its expert; for *_features methods also the
+    feature-map priors of the feature layers before the inverted layer and the image prior's weight search."""
+    method, base = wildcards.method, f"results/inversion/{wildcards.name}"
+    expert = registry.method_expert(method)
+    if expert is None:
+        return {}
+    files = {"image_prior": f"{base}/priors/{expert}.pt"}
+    if method.endswith("_features"):
+        e = entry_of(config, "inversion", wildcards)
+        names = registry.inversion_layers(e["arch"], lrn=e["lrn"])
+        before = [layer for layer in e["priors"]["feature_layers"] if names.index(layer) < names.index(wildcards.layer)]
+        files["feature_priors"] = [f"{base}/priors/{expert}/{layer}.pt" for layer in before]
+        files["image_search"] = f"{base}/preimages/{expert}/{wildcards.layer}_search.parquet"
+    return files
+
+
+def inversion_inverter_files(wildcards):
+    e = entry_of(config, "inversion", wildcards)
+    base = f"results/inversion/{wildcards.name}/inverters"
+    return [f"{base}/{r}/{layer}.pt" for layer in e["layers"] for r in e["inverters"]["regimes"]]
+
+
+def inversion_preimage_files(kind):
+    def files(wildcards):
+        e = entry_of(config, "inversion", wildcards)
+        base = f"results/inversion/{wildcards.name}/preimages"
+        return [f"{base}/{m}/{layer}.{kind}" for layer in e["layers"] for m in e["preimage"]["methods"]]
+
+    return files
+
+
+def inversion_outputs():
+    out = []
+    for name, e in config["inversion"].items():
+        base = f"results/inversion/{name}"
+        experts, feature_layers = e["priors"]["experts"], e["priors"]["feature_layers"]
+        out += [f"{base}/comparison.png", f"{base}/preimages.png", f"{base}/inverters.png"]
+        out += [f"{base}/statistics/{layer}.png" for layer in e["layers"]]
+        out += [f"{base}/priors/{x}.png" for x in experts]
+        out += [f"{base}/priors/{x}/{layer}_history.parquet" for x in experts for layer in feature_layers]
+    return out
+
+
 rule inversion_network:
     input:
-        unpack(inversion_data),
-        unpack(inversion_weights),
+        unpack(dataset_files("inversion")),
+        unpack(user_file("inversion", "weights", "weights")),
     output:
         model="results/inversion/{name}/network.pt",
         history="results/inversion/{name}/network_history.parquet",
     params:
-        spec=inversion_network_spec,
-        device=config["device"],
+        **params_of("inversion_network"),
     log:
         "results/logs/inversion_network/{name}.log",
     benchmark:
@@ -20,14 +63,14 @@ rule inversion_network:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(720),
-        gpu=inversion_gpus,
+        gpu=gpus("inversion"),
     script:
         "../../scripts/inversion_network.py"
 
 
 rule inversion_statistics:
     input:
-        unpack(inversion_data),
+        unpack(dataset_files("inversion")),
         network="results/inversion/{name}/network.pt",
     output:
         table="results/inversion/{name}/statistics/{layer}.parquet",
@@ -40,8 +83,7 @@ rule inversion_statistics:
             labels={"branch": "{name}", "figure": "feature-map statistics {layer}"},
         ),
     params:
-        spec=inversion_statistics_spec,
-        dpi=config["report"]["dpi"],
+        **params_of("inversion_statistics"),
     log:
         "results/logs/inversion_statistics/{name}/{layer}.log",
     benchmark:
@@ -56,14 +98,13 @@ rule inversion_statistics:
 
 rule inversion_inverter:
     input:
-        unpack(inversion_data),
+        unpack(dataset_files("inversion")),
         network="results/inversion/{name}/network.pt",
     output:
         model="results/inversion/{name}/inverters/{regime}/{layer}.pt",
         history="results/inversion/{name}/inverters/{regime}/{layer}_history.parquet",
     params:
-        spec=inversion_inverter_spec,
-        device=config["device"],
+        **params_of("inversion_inverter"),
     log:
         "results/logs/inversion_inverter/{name}/{regime}/{layer}.log",
     benchmark:
@@ -72,14 +113,14 @@ rule inversion_inverter:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(720),
-        gpu=inversion_gpus,
+        gpu=gpus("inversion"),
     script:
         "../../scripts/inversion_inverter.py"
 
 
 rule inversion_inverter_tables:
     input:
-        unpack(inversion_data),
+        unpack(dataset_files("inversion")),
         network="results/inversion/{name}/network.pt",
         inverters=inversion_inverter_files,
     output:
@@ -92,8 +133,7 @@ rule inversion_inverter_tables:
             labels={"branch": "{name}", "figure": "inverter reconstructions"},
         ),
     params:
-        spec=inversion_inverter_table_spec,
-        dpi=config["report"]["dpi"],
+        **params_of("inversion_inverter_tables"),
     log:
         "results/logs/inversion_inverter_tables/{name}.log",
     benchmark:
@@ -108,7 +148,7 @@ rule inversion_inverter_tables:
 
 rule inversion_prior:
     input:
-        unpack(inversion_data),
+        unpack(dataset_files("inversion")),
     output:
         prior="results/inversion/{name}/priors/{expert}.pt",
         history="results/inversion/{name}/priors/{expert}_history.parquet",
@@ -120,8 +160,7 @@ rule inversion_prior:
             labels={"branch": "{name}", "figure": "{expert} prior filters"},
         ),
     params:
-        spec=inversion_prior_spec,
-        dpi=config["report"]["dpi"],
+        **params_of("inversion_prior"),
     log:
         "results/logs/inversion_prior/{name}/{expert}.log",
     benchmark:
@@ -136,13 +175,13 @@ rule inversion_prior:
 
 rule inversion_feature_prior:
     input:
-        unpack(inversion_data),
+        unpack(dataset_files("inversion")),
         network="results/inversion/{name}/network.pt",
     output:
         prior="results/inversion/{name}/priors/{expert}/{layer}.pt",
         history="results/inversion/{name}/priors/{expert}/{layer}_history.parquet",
     params:
-        spec=inversion_feature_prior_spec,
+        **params_of("inversion_feature_prior"),
     log:
         "results/logs/inversion_feature_prior/{name}/{expert}/{layer}.log",
     benchmark:
@@ -157,7 +196,7 @@ rule inversion_feature_prior:
 
 rule inversion_preimage:
     input:
-        unpack(inversion_data),
+        unpack(dataset_files("inversion")),
         unpack(inversion_prior_input),
         network="results/inversion/{name}/network.pt",
     output:
@@ -165,8 +204,7 @@ rule inversion_preimage:
         table="results/inversion/{name}/preimages/{method}/{layer}.parquet",
         search="results/inversion/{name}/preimages/{method}/{layer}_search.parquet",
     params:
-        spec=inversion_preimage_spec,
-        device=config["device"],
+        **params_of("inversion_preimage"),
     log:
         "results/logs/inversion_preimage/{name}/{method}/{layer}.log",
     benchmark:
@@ -175,7 +213,7 @@ rule inversion_preimage:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(240),
-        gpu=inversion_gpus,
+        gpu=gpus("inversion"),
     script:
         "../../scripts/inversion_preimage.py"
 
@@ -202,8 +240,7 @@ rule inversion_tables:
             labels={"branch": "{name}", "figure": "pre-images"},
         ),
     params:
-        spec=inversion_tables_spec,
-        dpi=config["report"]["dpi"],
+        **params_of("inversion_tables"),
     log:
         "results/logs/inversion_tables/{name}.log",
     benchmark:

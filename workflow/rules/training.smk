@@ -3,13 +3,12 @@
 
 rule train_classifier:
     input:
-        unpack(training_data),
+        unpack(dataset_files("training")),
     output:
         embeddings="results/training/{name}/{mode}/seed{seed}/embeddings.pt",
         history="results/training/{name}/{mode}/seed{seed}/history.parquet",
     params:
-        spec=training_spec,
-        device=config["device"],
+        **params_of("train_classifier"),
     log:
         "results/logs/train_classifier/{name}/{mode}/seed{seed}.log",
     benchmark:
@@ -18,6 +17,6 @@ rule train_classifier:
     resources:
         mem_mb=mem_mb(6000),
         runtime=runtime_min(240),
-        gpu=training_gpus,
+        gpu=gpus("training"),
     script:
         "../../scripts/train_classifier.py"

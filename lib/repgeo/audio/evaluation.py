@@ -70,6 +70,32 @@ def code_assignment(predicted_codes: Sequence[int] | np.ndarray, words: Sequence
     )
 
 
+def accuracy_table(found: Assignment, n_words: int, **labels: Any) -> pd.DataFrame:
+    """Per Q code of an assignment: the word it is assigned (empty: none), its tokens and correct
+    tokens, with the overall accuracy, the chance level 1 / ``n_words`` and ``labels`` as columns."""
+    counts = found.contingency
+    table = pd.DataFrame(
+        {
+            "code": [int(c) for c in counts.index],
+            "word": [found.mapping.get(int(c), "") for c in counts.index],
+            "tokens": counts.sum(axis=1).to_numpy(),
+            "correct": [
+                int(counts.loc[c, found.mapping[int(c)]]) if int(c) in found.mapping else 0 for c in counts.index
+            ],
+        }
+    )
+    table["accuracy"] = found.accuracy
+    table["chance"] = 1.0 / n_words
+    for key, value in labels.items():
+        table[key] = value
+    return table
+
+
+def confusion_table(found: Assignment) -> pd.DataFrame:
+    """The confusion counts of an assignment as a long table: word, assigned, count."""
+    return found.confusion.reset_index().melt(id_vars="word", var_name="assigned", value_name="count")
+
+
 @torch.no_grad()
 def q_codes(Q: torch.nn.Module, X: torch.Tensor | np.ndarray, variant: str, batch: int = 64) -> np.ndarray:
     """The code Q reads from each token of X (N, 1, 16384): category (ciwGAN) or bit pattern (fiwGAN).

@@ -1,4 +1,4 @@
-"""Figures of the audio branch (Beguš & Zhou, ICASSP 2022, Figures 2-4).
+"""Figures of the audio branch (Beguš & Zhou, ICASSP 2022, Figures 2-4) and its GAMM table (Table 1).
 
 Built on :class:`matplotlib.figure.Figure` without pyplot, so they work headless; every number
 drawn is in a table the workflow writes beside the figure (the layer table, the GAMM curves and
@@ -7,11 +7,14 @@ differences, the confusion table).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from ..html import html_page, html_table
 
 
 def plot_layers(
@@ -101,3 +104,19 @@ def plot_confusion(confusion: pd.DataFrame, title: str) -> Figure:
     ax.set_ylabel("true word", fontsize=8)
     ax.set_title(title, fontsize=9)
     return fig
+
+
+def gamm_table_html(tables: Mapping[str, pd.DataFrame], title: str) -> str:
+    """Table 1 of Beguš & Zhou per layer and engine, as a page of :mod:`repgeo.html`: under a heading
+    per (layer, engine) with the fit's settings, the parametric terms, then the smooth terms
+    (four significant digits)."""
+    parts = []
+    settings = tables["settings"]
+    for (engine, layer), par in tables["parametric"].groupby(["engine", "layer"], sort=False):
+        smo = tables["smooths"][(tables["smooths"]["engine"] == engine) & (tables["smooths"]["layer"] == layer)]
+        sets = settings[(settings["engine"] == engine) & (settings["layer"] == layer)]
+        note = ", ".join(f"{r['key']} = {r['value']}" for _, r in sets.iterrows())
+        parts.append(f"<h3>{html.escape(f'{layer}, engine {engine}')}</h3>\n<p>{html.escape(note)}</p>")
+        parts.append(html_table(par.drop(columns=["engine", "layer"]), digits=4))
+        parts.append(html_table(smo.drop(columns=["engine", "layer"]), digits=4))
+    return html_page(title, "\n".join(parts))

@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -137,6 +138,19 @@ class GanConfig:
                 "checkpoint_steps": tuple(d.get("checkpoint_steps", ())),
             }
         )
+
+
+def words_config(n_words: int, *, n_codes: int | None, steps: int, checkpoint_steps: Sequence[int], **settings: Any) -> GanConfig:
+    """The :class:`GanConfig` of a run on ``n_words`` words (validated): ``n_codes`` None gives ciwGAN
+    one category per word and fiwGAN ceil(log2 n_words) bits, at least 1 (Beguš 2021: a code per
+    lexical item); ``checkpoint_steps`` beyond ``steps`` are dropped, the rest sorted (a shorter run
+    of the same configuration keeps the checkpoints it reaches). ``settings``: the other fields."""
+    if n_codes is None:
+        n_codes = n_words if settings["variant"] == "ciwgan" else max(1, math.ceil(math.log2(n_words)))
+    kept = tuple(sorted(s for s in checkpoint_steps if s <= steps))
+    cfg = GanConfig(n_codes=n_codes, steps=steps, checkpoint_steps=kept, **settings)
+    cfg.validate()
+    return cfg
 
 
 def run_identity(cfg: GanConfig) -> dict[str, Any]:

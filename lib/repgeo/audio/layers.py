@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..data import DataError
+
 
 @dataclass
 class LayerActivations:
@@ -169,3 +171,171 @@ def interval_curves(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, po
     for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
         out[i] = np.interp(a - 0.5 + rel * (b - a), grid, values[i])
     return out
+
+
+# --- the analysed tokens ----------------------------------------------------------------------------
+
+
+def token_words(samples: pd.DataFrame, label: str) -> pd.Series:
+    """Each token's word as a string (fsdd's integer digits become '0' ... '9')."""
+    if label not in samples.columns:
+        raise DataError(
+            f"samples.parquet has no column {label!r} naming the words; set audio.<name>.label to one of {list(samples.columns)}"
+        )
+    return samples[label].astype(str)
+
+
+def word_order(samples: pd.DataFrame, label: str) -> list[str]:
+    """Words in the order of their integer ``label`` codes when the table has them, else sorted."""
+    words = token_words(samples, label)
+    if "label" in samples.columns and label != "label":
+        return list(dict.fromkeys(words.iloc[np.argsort(samples["label"].to_numpy(), kind="stable")]))
+    return sorted(words.unique(), key=lambda w: (len(w), w) if w.isdigit() else (0, w))
+
+
+def reference_word(words: Sequence[str], reference_level: str | None) -> str:
+    """The GAMM's reference word (treatment coding): ``reference_level``, or the first of ``words``."""
+    ref = reference_level or words[0]
+    if ref not in words:
+        raise DataError(f"audio reference_level {ref!r} is not one of the words {list(words)}; set it to one of them")
+    return str(ref)
+
+
+def analysed_tokens(
+    samples: pd.DataFrame, *, label: str, split: str, max_tokens_per_word: int | None
+) -> np.ndarray:
+    """Dataset rows whose activations are analysed: the tokens of ``split`` (train, test or all; Beguš
+    & Zhou analyse held-out tokens), at most ``max_tokens_per_word`` per word (the first in table
+    order; None: all)."""
+    rows = np.arange(len(samples)) if split == "all" else np.flatnonzero(samples["split"].to_numpy() == split)
+    if len(rows) == 0:
+        raise DataError(f"the dataset has no {split} tokens to analyse; set audio analysis.split to train, test or all")
+    if max_tokens_per_word is not None:
+        words = token_words(samples, label).to_numpy()[rows]
+        rank = pd.Series(words).groupby(words).cumcount().to_numpy()
+        rows = rows[rank < int(max_tokens_per_word)]
+    return rows
+
+
+def figure_token_row(
+    tokens: pd.DataFrame, *, figure_token: str | None, reference_level: str | None, split: str
+) -> int:
+    """The row of ``tokens`` (id, word) drawn in Figure 2: ``figure_token``, or the first token of
+    the reference word (:func:`reference_word`); ``split`` names the analysed tokens in the error."""
+    if figure_token is None:
+        ref = reference_word(list(dict.fromkeys(tokens["word"])), reference_level)
+        return int(np.flatnonzero(tokens["word"].to_numpy() == ref)[0])
+    hits = np.flatnonzero(tokens["id"].to_numpy() == figure_token)
+    if len(hits) == 0:
+        raise DataError(
+            f"analysis.figure_token {figure_token!r} is not an analysed token; pick an id of the {split} split"
+        )
+    return int(hits[0])
+
+
+def logits_table(logits: np.ndarray, tokens: pd.DataFrame, unit_names: Sequence[str]) -> pd.DataFrame:
+    """Long table token, word, unit, logit of the network's outputs (n_tokens x units) for ``tokens``."""
+    n, units = logits.shape
+    return pd.DataFrame(
+        {
+            "token": np.repeat(tokens["id"].to_numpy(), units),
+            "word": np.repeat(tokens["word"].to_numpy(), units),
+            "unit": np.tile(np.asarray(unit_names, dtype=object), n),
+            "logit": logits.reshape(-1),
+        }
+    )
+
+
+# --- the inputs of the GAMMs (Beguš & Zhou, section 4) -----------------------------------------------
+
+
+def layer_series(table: pd.DataFrame, layer: str, source: str = "the layer table") -> tuple[pd.DataFrame, np.ndarray]:
+    """Tokens (token, word; in table order) and their (n_tokens, n_samples) series of one layer of a
+    :func:`long_table` (``source`` names it in errors)."""
+    part = table[table["layer"] == layer]
+    if part.empty:
+        raise DataError(f"{source} has no layer {layer!r}; layers there: {sorted(table['layer'].unique())}")
+    wide = part.pivot(index="token", columns="sample", values="value")
+    order = pd.unique(part["token"].astype(str))
+    wide = wide.loc[order]
+    words = part.drop_duplicates("token").set_index("token").loc[order, "word"].astype(str)
+    return pd.DataFrame({"token": order, "word": words.to_numpy()}), wide.to_numpy(dtype=np.float64)
+
+
+def _long(tokens, factor: str, levels, layer: str, times: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    n, m = values.shape
+    return pd.DataFrame(
+        {
+            "layer": layer,
+            "token": np.repeat(np.asarray(tokens, dtype=object), m),
+            factor: np.repeat(np.asarray(levels, dtype=object), m),
+            "time": np.tile(times, n),
+            "value": values.reshape(-1),
+        }
+    )
+
+
+def word_curves(
+    table: pd.DataFrame,
+    *,
+    layers: Sequence[str],
+    bins: int,
+    stop_ms: float | None,
+    sample_rate: int,
+    source: str = "the layer table",
+) -> pd.DataFrame:
+    """The words analysis' GAMM input (Beguš & Zhou, Figure 3 left): per layer of ``layers`` and
+    token of a :func:`long_table`, the series averaged into ``bins`` time bins (:func:`binned`) of the
+    first ``stop_ms`` ms (None: the whole frame) at ``sample_rate``; columns layer, token, word,
+    time (bin centre in samples), value."""
+    stop = None if stop_ms is None else int(round(stop_ms * sample_rate / 1000))
+    frames = []
+    for layer in layers:
+        tokens, values = layer_series(table, layer, source)
+        centres, means = binned(values, int(bins), 0, None if stop is None else min(stop, values.shape[1]))
+        frames.append(_long(tokens["token"], "word", tokens["word"], layer, centres, means))
+    return pd.concat(frames, ignore_index=True)
+
+
+def sound_curves(
+    table: pd.DataFrame,
+    phones: pd.DataFrame,
+    *,
+    layers: Sequence[str],
+    words: Sequence[str],
+    sounds: Sequence[str],
+    points: int,
+    source: str = "the layer table",
+    phones_source: str = "samples.parquet",
+) -> pd.DataFrame:
+    """The phone contrast's GAMM input (Beguš & Zhou, Figure 3 right): per layer of ``layers``, the
+    series of the tokens of ``words`` over their sibilant's frication interval, time-normalised to
+    ``points`` points on [0, 1] (:func:`interval_curves`), for the tokens whose sibilant is one of
+    ``sounds``; ``phones``: the samples table indexed by token id with the columns sibilant,
+    sibilant_start, sibilant_end. Columns layer, token, sound, time, value."""
+    for column in ("sibilant", "sibilant_start", "sibilant_end"):
+        if column not in phones.columns:
+            raise DataError(
+                f"{phones_source} has no {column!r} column for the phone contrast; set audio contrast.enabled: false for this dataset"
+            )
+    frames = []
+    for layer in layers:
+        tokens, values = layer_series(table, layer, source)
+        info = phones.loc[tokens["token"]]
+        keep = (tokens["word"].isin(words) & info["sibilant"].isin(sounds).to_numpy()).to_numpy()
+        if keep.sum() == 0:
+            raise DataError(
+                f"no analysed token of {list(words)} has a sibilant among {list(sounds)}; check contrast.words and contrast.sounds"
+            )
+        curves = interval_curves(
+            values[keep],
+            info["sibilant_start"].to_numpy()[keep],
+            info["sibilant_end"].to_numpy()[keep],
+            int(points),
+        )
+        times = (np.arange(curves.shape[1]) + 0.5) / curves.shape[1]
+        frames.append(_long(tokens["token"][keep], "sound", info["sibilant"].to_numpy()[keep], layer, times, curves))
+    found = set(pd.concat(frames)["sound"])
+    if found != set(sounds):
+        raise DataError(f"the phone contrast needs tokens of both sounds {list(sounds)}, found only {sorted(found)}")
+    return pd.concat(frames, ignore_index=True)

@@ -16,11 +16,12 @@ equals the Euclidean distance between full diffusion maps.
 Two conventions for the coordinates:
 
 - ``coifman_lafon`` (default): as above; the trivial psi_0 is dropped.
-- ``celeba``: the seed's code ("Intrinsic geometry of CelebA", Ethan3 ``diffusion_coords``):
-  *left* eigenvectors phi_l of P (eigenvectors of P^T, proportional to pi * psi_l) with unit
-  Euclidean norm, the trivial phi_0 (proportional to the degree) kept as the first coordinate,
-  each times lambda_l^t. Reproduces the seed's coordinates up to sign, computed with the
-  symmetric eigensolver (the seed's general ``eig`` can return complex output).
+- ``celeba``: the code of Arnold 2025 ("Investigating the intrinsic geometry of the CelebA
+  dataset using diffusion geometry", Ethan3 ``diffusion_coords``): *left* eigenvectors phi_l of
+  P (eigenvectors of P^T, proportional to pi * psi_l) with unit Euclidean norm, the trivial
+  phi_0 (proportional to the degree) kept as the first coordinate, each times lambda_l^t.
+  Reproduces Arnold 2025's coordinates up to sign, computed with the symmetric eigensolver (its
+  general ``eig`` can return complex output).
 
 Eigenvector signs are fixed so that each vector's largest-magnitude entry is positive.
 """
@@ -32,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from .distances import knn, pairwise_sqdist
 from .eigen import top_eigenpairs
@@ -72,7 +74,7 @@ class DiffusionMap:
 
     @property
     def phi(self) -> np.ndarray:
-        """Left eigenvectors of P with unit Euclidean norm (the seed's convention)."""
+        """Left eigenvectors of P with unit Euclidean norm (Arnold 2025's convention)."""
         phi = self.psi * self.stationary[:, None]
         return _fix_signs(phi / np.linalg.norm(phi, axis=0))
 
@@ -176,6 +178,32 @@ def diffusion_map(
     lam = vals if convention == "celeba" else vals[1:]
     dm.coordinates = basis[:, :n_components] * _power(lam[:n_components], t)[None, :]
     return dm
+
+
+def coordinate_names(k: int) -> list[str]:
+    """Names of the first ``k`` diffusion coordinates: dc1, ..., dck."""
+    return [f"dc{j + 1}" for j in range(k)]
+
+
+def eigenvalue_table(dm: DiffusionMap) -> pd.DataFrame:
+    """The eigenvalues of a diffusion map, one row each: ``index`` l, ``eigenvalue`` lambda_l,
+    ``eigenvalue_t`` = sign(lambda_l) |lambda_l|^t (what scales its coordinate), ``coordinate``
+    (the name of the coordinate it scales, None for the ones left out) and ``trivial`` (l = 0,
+    lambda_0 = 1; a coordinate only in the ``celeba`` convention)."""
+    k = dm.coordinates.shape[1]
+    names = coordinate_names(k)
+    first = 0 if dm.convention == "celeba" else 1
+    coord_of = {first + j: names[j] for j in range(k)}
+    m = len(dm.eigenvalues)
+    return pd.DataFrame(
+        {
+            "index": np.arange(m),
+            "eigenvalue": dm.eigenvalues,
+            "eigenvalue_t": _power(dm.eigenvalues, dm.t),
+            "coordinate": [coord_of.get(j) for j in range(m)],
+            "trivial": np.arange(m) == 0,
+        }
+    )
 
 
 def diffusion_distances(P: np.ndarray, t: int = 1) -> np.ndarray:

@@ -10,17 +10,23 @@ a new decomposition: the spectrum of K^t is lambda^t, so one eigendecomposition 
 
 A key is a hash of the sorted row indices, so the DSMI recipe, which draws its subsets
 deterministically from (n, group sizes, R, seed), finds its spectra again on the second pass.
+
+:func:`input_groups` clusters the inputs X once (the reference variable of I_D(Z; X)),
+:func:`groupings` gives the DSMI groupings of a tracked subset, and :func:`trajectory_measures`
+turns a run's cached spectra and embeddings into its trajectory: DSE and DSMI with the classic
+Shannon baselines CSE and CSMI (Figures 6-8).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from .dse import diffusion_spectrum, entropy_from_spectrum
-from .dsmi import Grouping, MutualInformation, mutual_information_from_groups
+from .dsmi import Grouping, MutualInformation, cluster_reference, mutual_information_from_groups, resolve_groups
+from .shannon import classic_shannon_entropy, classic_shannon_mutual_information
 
 ALL_ROWS = "all"
 
@@ -95,3 +101,61 @@ def epoch_measures(
         for name, grouping in groupings.items()
     }
     return dse, mi
+
+
+def input_groups(X, *, n_clusters: int, seed: int) -> np.ndarray:
+    """The reference variable of I_D(Z; X): the inputs X (one flattened input per row) in
+    ``n_clusters`` spectral clusters (:func:`repgeo.entropy.dsmi.cluster_reference`, seeded with
+    ``seed``), computed once and shared by every epoch, mode and seed of a study."""
+    return cluster_reference(X, n_clusters, random_state=int(seed))
+
+
+def groupings(labels: np.ndarray, x_groups: np.ndarray | None = None) -> dict[str, Grouping]:
+    """The DSMI groupings of a tracked subset: 'y' (its class labels) and, when given, 'x' (its
+    input clusters, :func:`input_groups`)."""
+    out = {"y": resolve_groups(None, labels, len(labels), 10, None)}
+    if x_groups is not None:
+        out["x"] = Grouping(np.asarray(x_groups, dtype=np.int64), "clustered")
+    return out
+
+
+def trajectory_measures(
+    Z: np.ndarray,
+    spectra_of: Callable[[int], Mapping[str, np.ndarray]],
+    groups: Mapping[str, Grouping],
+    *,
+    t: float,
+    n_repetitions: int,
+    seed: int,
+    cse_bins: int,
+    max_n: int | None,
+) -> list[dict[str, float]]:
+    """The measures of every epoch of one run (Liao et al. 2024, section 5): one dict per epoch
+    e of ``Z`` (epochs x n x dim) with ``epoch``, ``dse``, ``dsmi_zy`` and ``dsmi_zx`` (with
+    their ``_sd`` over the R subset draws) at time ``t`` from the cached spectra
+    ``spectra_of(e)`` (:func:`epoch_spectra`'s output for that epoch), and the classic Shannon
+    baselines ``cse``, ``csmi_zy``, ``csmi_zx`` with ``cse_bins`` bins per dimension.
+    ``groups`` holds the groupings 'y' and 'x' (:func:`groupings`)."""
+    rows = []
+    for epoch, Ze in enumerate(Z):
+        dse, mi = epoch_measures(spectra_of(epoch), len(Ze), groups, t, n_repetitions=n_repetitions, seed=seed)
+        csmi = {
+            g: classic_shannon_mutual_information(
+                Ze, groups=groups[g].labels, n_bins=cse_bins, n_repetitions=n_repetitions, seed=seed, max_n=max_n
+            )
+            for g in ("y", "x")
+        }
+        rows.append(
+            {
+                "epoch": epoch,
+                "dse": dse,
+                "dsmi_zy": mi["y"].value,
+                "dsmi_zy_sd": mi["y"].sd,
+                "dsmi_zx": mi["x"].value,
+                "dsmi_zx_sd": mi["x"].sd,
+                "cse": classic_shannon_entropy(Ze, n_bins=cse_bins, max_n=max_n, seed=seed),
+                "csmi_zy": csmi["y"].value,
+                "csmi_zx": csmi["x"].value,
+            }
+        )
+    return rows

@@ -19,8 +19,8 @@ The measures themselves come from :mod:`.dse` and :mod:`.dsmi`; this module only
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import matplotlib
 
@@ -69,6 +69,49 @@ def embedding_sigma(sigma: float | str, dim: int) -> float | str:
             raise ValueError(f"the embedding dimension must be a positive integer, got {dim!r}")
         return float(np.sqrt(dim))
     return sigma
+
+
+def embedding_measures(
+    Z: np.ndarray,
+    groups: Mapping[str, Any],
+    *,
+    sigma: float | str,
+    t: float,
+    alpha: float,
+    n_neighbors: int,
+    max_n: int | None,
+    dtype: str,
+    n_repetitions: int,
+    seed: int,
+    device: str = "cpu",
+) -> dict[str, float]:
+    """DSE and DSMI against every grouping (value and sd) of one embedding ``Z``, from one set
+    of spectra (:func:`repgeo.entropy.tracking.epoch_spectra`, :func:`~repgeo.entropy.tracking.epoch_measures`):
+    ``dse`` and ``dsmi_z{name}``, ``dsmi_z{name}_sd`` for every name of ``groups``.
+
+    ``sigma: sqrt_dim`` (the cross-model study's default) is resolved per embedding to sqrt(D)
+    for the D columns of ``Z`` (:func:`embedding_sigma`).
+    """
+    from .tracking import epoch_measures, epoch_spectra
+
+    spectra = epoch_spectra(
+        Z,
+        groups,
+        device=device,
+        sigma=embedding_sigma(sigma, int(np.shape(Z)[1])),
+        alpha=alpha,
+        n_neighbors=n_neighbors,
+        max_n=max_n,
+        dtype=dtype,
+        n_repetitions=n_repetitions,
+        seed=seed,
+    )
+    dse, mi = epoch_measures(spectra, len(Z), groups, float(t), n_repetitions=int(n_repetitions), seed=int(seed))
+    out = {"dse": dse}
+    for name, m in mi.items():
+        out[f"dsmi_z{name}"] = m.value
+        out[f"dsmi_z{name}_sd"] = m.sd
+    return out
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:

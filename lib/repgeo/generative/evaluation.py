@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .architectures import Autoencoder, reconstruction_error
@@ -201,3 +202,9 @@ def interpolations(model: Autoencoder, x_from: torch.Tensor, x_to: torch.Tensor,
     w = torch.linspace(0, 1, steps).view(1, steps, 1)
     Z = (1 - w) * a[:, None] + w * b[:, None]
     return decode(model, Z.reshape(-1, Z.shape[-1])).reshape(len(a), steps, *model.image_shape)
+
+
+def last_epochs(curves: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 of Knop et al.: the row of the last evaluated epoch of every model of ``curves``
+    (long: model, epoch, metrics), models in their order of appearance."""
+    return curves.loc[curves.groupby("model", sort=False)["epoch"].idxmax()].reset_index(drop=True)

@@ -1,6 +1,6 @@
 """Figures of the generative branch: metric curves over training (Knop et al., "Sliced generative
 models", Figures 3-4), image sheets of test reconstructions, random samples and latent
-interpolations (Figures 1-2), and the rendered Table 1."""
+interpolations (Figures 1-2) and the images they show, and the rendered Table 1."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 
+from ..html import html_page, html_table  # noqa: E402
 from ..plotting import tile_images  # noqa: E402
 
 # Curves shown in the figure, with the target each metric approaches for a code distribution
@@ -103,12 +105,80 @@ def reconstruction_rows(originals: np.ndarray, reconstructions: np.ndarray, cols
     return np.concatenate(out)
 
 
-def table_html(table: pd.DataFrame, metrics: Sequence[str], title: str, note: str) -> str:
-    """Table 1 as a small HTML page: one row per dataset x model, one column per metric."""
-    shown = table.set_index(["dataset", "model", "epoch"])[[m for m in metrics if m in table.columns]]
-    body = shown.to_html(float_format=lambda v: f"{v:.4g}", border=0, classes="table")
+# The columns of Table 1 (besides latent_dim), in order; a metric a run has not measured is left out.
+TABLE_METRICS = (
+    "reconstruction_error",
+    "mardia_skewness",
+    "mardia_kurtosis",
+    "mardia_kurtosis_normalised",
+    "mardia_test_skewness_p",
+    "mardia_test_kurtosis_p",
+    "sw_latent",
+    "cw_latent",
+    "fd_classifier",
+    "kid_classifier",
+    "sw_pixels",
+    "fid",
+    "kid_inception",
+)
+
+
+def table_note(last: pd.DataFrame, dataset: str) -> str:
+    """What Table 1 (``last``: :func:`~repgeo.generative.evaluation.last_epochs`) measures and how."""
+    version = ", ".join(sorted(set(last["feature_net_version"])))
     return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{t}</title>"
-        "<style>body{{font-family:sans-serif}} table{{border-collapse:collapse}} td,th{{padding:3px 8px;text-align:right}}"
-        " tr:nth-child(even){{background:#f2f2f2}}</style></head><body><h2>{t}</h2><p>{n}</p>{b}</body></html>"
-    ).format(t=title, n=note, b=body)
+        f"Last epoch of every model on {dataset} ({int(last['n_test'].iloc[0])} test images). fd_/kid_classifier: Fréchet and kernel "
+        f"distances in the features of a classifier trained in this workflow (test accuracy {last['feature_net_accuracy'].iloc[0]:.3f}, "
+        f"version {version}); these are not FID. Mardia statistics are measured against N(0, I) (targets 0 and 0); "
+        "mardia_test_*_p are the p-values of the standardised Mardia test."
+    )
+
+
+def table_html(table: pd.DataFrame, metrics: Sequence[str], title: str, note: str) -> str:
+    """Table 1 as a page of :mod:`repgeo.html`: one row per dataset x model x epoch, one column per
+    metric present, four significant digits."""
+    shown = table.set_index(["dataset", "model", "epoch"])[[m for m in metrics if m in table.columns]]
+    return html_page(title, html_table(shown, index=True, digits=4), note=note)
+
+
+# --- image sheets of the last epoch -----------------------------------------------------------------
+
+SHEET_TITLES = {
+    "reconstructions": "test images (odd rows) and their reconstructions (even rows)",
+    "samples": "decoded samples of N(0, I)",
+    "interpolations": "decoded linear interpolations between the codes of two test images",
+}
+
+
+def sheet_picks(n_test: int, rows: int, columns: int, seed: int) -> torch.Tensor:
+    """Positions of the test images shown in the sheets: ``rows`` x ``columns`` (at most all)
+    distinct ones drawn from ``seed``, the same for every model."""
+    rng = np.random.default_rng(int(seed))
+    return torch.as_tensor(rng.choice(n_test, size=min(n_test, columns * rows), replace=False))
+
+
+def sheet_images(
+    model, X_test: torch.Tensor, pick: torch.Tensor, *, rows: int, columns: int, seed: int
+) -> dict[str, np.ndarray]:
+    """The images of one model's three sheets (Knop et al., Figures 1-2), C x H x W in [0, 1] each:
+    ``reconstructions``: rows of ``columns`` picked test images alternating with their
+    reconstructions; ``samples``: ``rows`` x ``columns`` decodings of N(0, I) draws from ``seed``;
+    ``interpolations``: per row, the decoded interpolation in ``columns`` steps between the codes
+    of two picked test images (the first ``rows`` picks and the next ``rows``, or the first in
+    reverse order when there are too few)."""
+    from .evaluation import decode, encode, interpolations, prior_codes
+
+    originals = X_test[pick[: (rows // 2) * columns]]
+    recon = reconstruction_rows(originals.numpy(), decode(model, encode(model, originals)).numpy(), columns)
+    generated = decode(model, prior_codes(rows * columns, model.latent_dim, int(seed))).numpy()
+    a, b = (
+        X_test[pick[:rows]],
+        X_test[pick[rows : 2 * rows]] if len(pick) >= 2 * rows else X_test[pick[:rows].flip(0)],
+    )
+    interp = interpolations(model, a, b, columns).reshape(-1, *model.image_shape).numpy()
+    return {"reconstructions": recon, "samples": generated, "interpolations": interp}
+
+
+def sheet_rows(sheet: str, rows: int) -> int:
+    """Rows of a drawn sheet: ``rows``, or the even number of rows of original/reconstruction pairs."""
+    return 2 * (rows // 2) if sheet == "reconstructions" else rows

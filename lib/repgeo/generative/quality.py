@@ -383,3 +383,28 @@ def generation_quality(
         f"kid_{label}": kid.mean,
         f"kid_{label}_std": kid.std,
     }
+
+
+# --- the in-workflow feature classifier -----------------------------------------------------------
+
+
+def feature_net_config(*, arch: str, width: int, hidden: int, epochs: int, batch_size: int, lr: float, seed: int):
+    """The :class:`~repgeo.training.classifier.TrainConfig` of the quality-feature classifier: a
+    supervised classifier of :mod:`repgeo.training.models` whose penultimate features stand in for
+    Inception's (module docstring). Every setting is required: the workflow's defaults are those
+    of ``generative.feature_net`` in the config schema."""
+    from ..training.classifier import TrainConfig
+
+    cfg = TrainConfig(
+        mode="supervised", arch=arch, width=width, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed
+    )
+    cfg.validate()
+    return cfg
+
+
+def feature_net_version(state_dict: dict[str, torch.Tensor]) -> str:
+    """A 12-hex-digit hash of a feature network's weights (in state-dict order), stored with every
+    number measured in its features so that numbers from different feature networks are never mixed."""
+    import hashlib
+
+    return hashlib.sha256(b"".join(v.numpy().tobytes() for v in state_dict.values())).hexdigest()[:12]

@@ -10,16 +10,28 @@
   function of the tangent coordinates; the Hessians of those quadratics are the second
   fundamental form, and the Gauss equation gives the scalar curvature. It shares nothing with the
   diffusion estimator but the neighbour graph.
+- Null controls (:func:`null_controls`): the diffusion-geometry estimators of Jones 2024 on a
+  Gaussian cloud with the data's mean and covariance and on the data with every coordinate
+  shuffled -- what "dimension" and "curvature" the estimator reads from point clouds that have
+  no manifold structure.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .curvature import gauss_scalar_curvature
+from .estimate import estimate_curvature, estimate_dimension
 from .neighbors import KNNGraph, knn_graph
+from .summary import curvature_summary
+
+logger = logging.getLogger("repgeo")
 
 
 @dataclass
@@ -125,3 +137,41 @@ def shuffled_null(X: np.ndarray, seed: int = 0) -> np.ndarray:
     for j in range(X.shape[1]):
         X[:, j] = X[rng.permutation(len(X)), j]
     return X
+
+
+#: The null controls of :func:`null_controls`, in order.
+NULL_CONTROLS = {"gaussian": gaussian_null, "shuffled": shuffled_null}
+
+
+def null_controls(
+    X: np.ndarray,
+    d: int,
+    seed: int = 0,
+    dimension: Mapping[str, Any] | None = None,
+    curvature: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The estimators on two null controls of the size of ``X``, at the data's curvature ``d``.
+
+    One row per control of :data:`NULL_CONTROLS` (``gaussian``: :func:`gaussian_null`;
+    ``shuffled``: :func:`shuffled_null`, both drawn with ``seed``): the global dimension and the
+    gap diagnostics of :func:`repgeo.geometry.estimate.estimate_dimension` (called with the keyword
+    arguments ``dimension``, ``mode`` among them) and the curvature summary
+    (:func:`repgeo.geometry.summary.curvature_summary`) of
+    :func:`~repgeo.geometry.estimate.estimate_curvature` (keyword arguments ``curvature``).
+    """
+    rows = []
+    for name, make in NULL_CONTROLS.items():
+        Y = make(X, seed=seed)
+        dim = estimate_dimension(Y, **(dimension or {}))
+        S = estimate_curvature(Y, d, **(curvature or {})).scalar
+        rows.append(
+            {
+                "control": name,
+                "global_dimension": dim.global_dim,
+                "gap_clear": dim.diagnostics.clear,
+                "gap": dim.diagnostics.gap,
+                **curvature_summary(S),
+            }
+        )
+        logger.info("null control %s: global dimension %d, curvature median %.4g", name, dim.global_dim, np.median(S))
+    return pd.DataFrame(rows)

@@ -11,56 +11,31 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .carre_du_champ import carre_du_champ
 from .curvature import calibration, gauss_scalar_curvature, hessian_from_iterated_gamma, second_fundamental_form
-from .dimension import GapDiagnostics, gap_diagnostics, gap_dimension, metric_eigen
-from .neighbors import KNNGraph, graph_of_size
+from .dimension import gap_diagnostics, gap_dimension, metric_eigen
+from .improved import improved_curvature, improved_dimension
+from .neighbors import DEFAULT_K, KNNGraph, graph_of_size
 from .operator import DiffusionOperator, build_operator
+from .results import CurvatureResult, DimensionResult, check_d
 from .spectral import Eigenbasis, eigenbasis
 
 logger = logging.getLogger("repgeo")
 
 MODES = ("parity", "improved")
 
-
-@dataclass
-class DimensionResult:
-    """Pointwise and global dimension.
-
-    ``pointwise`` is the rounded band-limited field (may be -1 or above D, as in the reference),
-    ``unrounded`` the band-limited field, ``raw`` the per-point argmax before band-limiting,
-    ``metric_eigenvalues`` the band-limited Gamma eigenvalues (n x D, descending).
-    """
-
-    pointwise: np.ndarray
-    unrounded: np.ndarray
-    raw: np.ndarray
-    global_dim: int
-    metric_eigenvalues: np.ndarray
-    diagnostics: GapDiagnostics
-    operator: DiffusionOperator
-    basis: Eigenbasis | None  # None in improved mode (no eigenfunctions)
-    timings: dict[str, float] = field(default_factory=dict)
-    boundary: np.ndarray | None = None  # improved mode: points flagged as near a boundary
-
-
-@dataclass
-class CurvatureResult:
-    """Scalar curvature per point, the frames it used and the calibration factor."""
-
-    scalar: np.ndarray
-    d: int
-    calibration: float
-    metric_eigenvalues: np.ndarray  # before calibration
-    tangent: np.ndarray  # n x D x d
-    operator: DiffusionOperator
-    basis: Eigenbasis | None  # None in improved mode
-    timings: dict[str, float] = field(default_factory=dict)
-    smoothing: object | None = None  # improved mode: the adaptive SmoothingChoice
+__all__ = [
+    "MODES",
+    "CurvatureResult",
+    "DimensionResult",
+    "curvature_dimension",
+    "estimate_curvature",
+    "estimate_dimension",
+    "estimate_geometry",
+]
 
 
 def _prepare(X, n0: int, k: int, graph: KNNGraph | None, seed: int, tol: float, c: float, k_ep: int):
@@ -81,8 +56,9 @@ def _prepare(X, n0: int, k: int, graph: KNNGraph | None, seed: int, tol: float, 
 def estimate_dimension(
     X,
     n0: int = 80,
-    k: int = 32,
-    mode: str = "parity",
+    k: int = DEFAULT_K,
+    *,
+    mode: str,
     graph: KNNGraph | None = None,
     seed: int = 0,
     tol: float = 1e-10,
@@ -92,13 +68,12 @@ def estimate_dimension(
 ) -> DimensionResult:
     """Pointwise intrinsic dimension (see :mod:`.dimension`); defaults of the reference.
 
-    ``mode="improved"`` runs :func:`repgeo.geometry.improved.improved_dimension` (``n0`` and
-    ``tol`` do not apply; its own parameters go in ``improved``).
+    ``mode`` (required): ``"parity"`` (Jones 2024's reference) or ``"improved"``, which runs
+    :func:`repgeo.geometry.improved.improved_dimension` (``n0`` and ``tol`` do not apply; its own
+    parameters go in ``improved``).
     """
     _check_mode(mode)
     if mode == "improved":
-        from .improved import improved_dimension
-
         return improved_dimension(X, k=k, graph=graph, seed=seed, c=c, k_ep=k_ep, **improved)
     if improved:
         raise ValueError(f"parameters {sorted(improved)} only apply to mode='improved'")
@@ -126,8 +101,9 @@ def estimate_curvature(
     X,
     d: int,
     n0: int = 50,
-    k: int = 32,
-    mode: str = "parity",
+    k: int = DEFAULT_K,
+    *,
+    mode: str,
     graph: KNNGraph | None = None,
     seed: int = 0,
     tol: float = 1e-10,
@@ -140,16 +116,15 @@ def estimate_curvature(
     parity: Gamma of the band-limited coordinates, band-limited; frames from its eigenvectors;
     Gamma and L divided by the calibration factor; the Hessian from iterated Gamma of the raw
     Gamma; the second fundamental form and the Gauss equation; S band-limited.
-    ``mode="improved"`` runs :func:`repgeo.geometry.improved.improved_curvature`.
+    ``mode`` (required): ``"parity"`` or ``"improved"``, which runs
+    :func:`repgeo.geometry.improved.improved_curvature`.
     """
     _check_mode(mode)
     if mode == "improved":
-        from .improved import improved_curvature
-
         return improved_curvature(X, d, k=k, graph=graph, seed=seed, c=c, k_ep=k_ep, **improved)
     if improved:
         raise ValueError(f"parameters {sorted(improved)} only apply to mode='improved'")
-    _check_d(d, np.shape(X)[1])
+    check_d(d, np.shape(X)[1])
     X, op, basis, timings = _prepare(X, n0, k, graph, seed, tol, c, k_ep)
     return _parity_curvature(X, d, op, basis, timings)
 
@@ -180,7 +155,7 @@ def estimate_geometry(
     d: int | str = "global",
     n0_dimension: int = 80,
     n0_curvature: int = 50,
-    k: int = 32,
+    k: int = DEFAULT_K,
     graph: KNNGraph | None = None,
     seed: int = 0,
     tol: float = 1e-10,
@@ -203,16 +178,46 @@ def estimate_geometry(
     if d == "global":
         d = dim.global_dim
     elif d == "modal":
-        values, counts = np.unique(dim.pointwise, return_counts=True)
-        d = int(values[np.argmax(counts)])
-    _check_d(int(d), X.shape[1])
+        d = modal_dimension(dim.pointwise)
+    check_d(int(d), X.shape[1])
     curv = _parity_curvature(X, int(d), op, basis.truncated(min(n0_curvature, X.shape[0] - 1)), {})
     return dim, curv
 
 
-def _check_d(d: int, D: int) -> None:
-    if not 1 <= d < D:
-        raise ValueError(f"d must be between 1 and the ambient dimension - 1 = {D - 1}, got {d}")
+def modal_dimension(pointwise) -> int:
+    """The most common pointwise dimension (the smallest of equally common ones).
+
+    Arnold 2025 (the CelebA study, section 3.4) computes the curvature of its diffusion
+    coordinates at the modal pointwise dimension rather than at the global (median) one."""
+    values, counts = np.unique(pointwise, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def curvature_dimension(curvature_dim: int | str, global_dim: int, pointwise, ambient: int, diagnostics: str = "") -> int:
+    """The intrinsic dimension d the curvature assumes, from the setting ``curvature_dim``: an
+    integer, ``"global"`` (the dimension stage's global dimension ``global_dim``) or ``"modal"``
+    (the most common of the ``pointwise`` dimensions, :func:`modal_dimension`; Arnold 2025).
+
+    ``pointwise`` may be a callable returning them, so they are read only when needed.
+    ``ambient`` is the ambient dimension D; d must satisfy 1 <= d < D, otherwise
+    :class:`repgeo.data.DataError` (a ValueError) says so, quoting the dimension stage's gap
+    ``diagnostics``."""
+    from ..data import DataError
+
+    if isinstance(curvature_dim, (int, np.integer)) and not isinstance(curvature_dim, bool):
+        d = int(curvature_dim)
+    elif curvature_dim == "global":
+        d = int(global_dim)
+    elif curvature_dim == "modal":
+        d = modal_dimension(pointwise() if callable(pointwise) else pointwise)
+    else:
+        raise DataError(f"curvature_dim must be an integer, 'global' or 'modal', got {curvature_dim!r}")
+    if not 1 <= d < ambient:
+        raise DataError(
+            f"curvature needs 1 <= d < {ambient} (the ambient dimension), but curvature_dim={curvature_dim!r} "
+            f"gives d = {d} ({diagnostics}); set curvature_dim to an integer"
+        )
+    return d
 
 
 def _check_mode(mode: str) -> None:

@@ -77,8 +77,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .dimension import gap_diagnostics
-from .neighbors import KNNGraph, graph_of_size
+from .neighbors import DEFAULT_K, KNNGraph, graph_of_size
 from .operator import DiffusionOperator, build_operator
+from .results import CurvatureResult, DimensionResult, check_d
 
 logger = logging.getLogger("repgeo")
 
@@ -164,7 +165,7 @@ def _operator(X, k: int, graph: KNNGraph | None, c: float, k_ep: int, k_fit: int
 
 def improved_dimension(
     X,
-    k: int = 32,
+    k: int = DEFAULT_K,
     graph: KNNGraph | None = None,
     seed: int = 0,
     c: float = 0.0,
@@ -180,12 +181,10 @@ def improved_dimension(
     Gamma (module docstring); global dimension = median over the points not flagged as boundary.
 
     ``seed`` is accepted for a uniform interface (nothing here is random). Returns a
-    :class:`~repgeo.geometry.estimate.DimensionResult` with ``basis = None`` and ``boundary`` set;
+    :class:`~repgeo.geometry.results.DimensionResult` with ``basis = None`` and ``boundary`` set;
     ``unrounded`` is the P-smoothed raw field (a local average, for display), ``pointwise`` the
     per-point argmax.
     """
-    from .estimate import DimensionResult
-
     if smoothing_steps < 0 or coordinate_steps < 0:
         raise ValueError(
             f"smoothing_steps and coordinate_steps must be >= 0, got {smoothing_steps} and {coordinate_steps}"
@@ -310,7 +309,7 @@ class SmoothingChoice:
 def improved_curvature(
     X,
     d: int,
-    k: int = 32,
+    k: int = DEFAULT_K,
     graph: KNNGraph | None = None,
     seed: int = 0,
     c: float = 0.0,
@@ -328,14 +327,12 @@ def improved_curvature(
 
     ``k_fit`` neighbours enter each fit (about half of them per cross-fitting half) with the
     diffusion kernel's weights; ``seed`` fixes the random split. Returns a
-    :class:`~repgeo.geometry.estimate.CurvatureResult` whose ``calibration`` is the median top-d
+    :class:`~repgeo.geometry.results.CurvatureResult` whose ``calibration`` is the median top-d
     Gamma eigenvalue (1 for a well-tuned kernel; informative only, nothing is rescaled) and
     whose ``smoothing`` records the adaptive choice.
     """
-    from .estimate import CurvatureResult, _check_d
-
     X = np.asarray(X, dtype=np.float64)
-    _check_d(d, X.shape[1])
+    check_d(d, X.shape[1])
     n_params = 1 + d + d * (d + 1) // 2
     if k_fit < 4 * n_params:
         raise ValueError(

@@ -1,8 +1,8 @@
 """The k-nearest-neighbour graph that every diffusion-geometry operator is built on.
 
 Computed once per point set and cached as an artifact (it does not depend on any bandwidth).
-The point itself is neighbour 0 (distance 0), as in Jones' reference code, which counts it among
-its k = 32 neighbours.
+The point itself is neighbour 0 (distance 0), as in Jones' reference code (Jones 2024), which
+counts it among its k = 32 neighbours (:data:`DEFAULT_K`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ import numpy as np
 
 # Below this ambient dimension a k-d tree is exact and faster than blocked products.
 KDTREE_MAX_DIM = 16
+
+#: Neighbours per point, the point itself included: the k of Jones 2024's reference code, the one
+#: default of every estimator's ``k`` (and of the workflow's ``geometry.k``).
+DEFAULT_K = 32
 
 
 @dataclass
@@ -32,7 +36,7 @@ class KNNGraph:
         return self.indices.shape[1]
 
 
-def knn_graph(X: np.ndarray, k: int = 32, n_jobs: int = 1) -> KNNGraph:
+def knn_graph(X: np.ndarray, k: int = DEFAULT_K, n_jobs: int = 1) -> KNNGraph:
     """Exact k nearest neighbours of every row of ``X`` (self included), distances in float64.
 
     Low-dimensional data uses scipy's k-d tree; wider data the blocked search of

@@ -1,7 +1,7 @@
 """Curvature regions and curvature against attributes.
 
-The seed study (CelebA, section 3.4) reads "hyperbolic and elliptic regions" off a colour map;
-this module makes that a test:
+Arnold 2025 (the CelebA study, section 3.4) reads "hyperbolic and elliptic regions" off a colour
+map; this module makes that a test:
 
 - :func:`sign_regions`: connected regions of one curvature sign on the embedding -- the
   components of the kNN graph (on the embedding coordinates) restricted to edges between points
@@ -10,10 +10,14 @@ this module makes that a test:
   with and without it: the two-sided Mann-Whitney U test, Benjamini-Hochberg false discovery
   rate across attributes, the rank-biserial correlation as effect size, and a bootstrap
   confidence interval of the difference in mean curvature;
-- :func:`region_enrichment`: how common each attribute is in each region against overall.
+- :func:`region_enrichment`: how common each attribute is in each region against overall;
+- :func:`attribute_columns` picks the attributes of a table, :func:`significant_attributes` those
+  whose Benjamini-Hochberg q value is below :data:`SIGNIFICANCE_LEVEL`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +26,12 @@ from scipy import stats
 from scipy.sparse.csgraph import connected_components
 
 from .neighbors import knn_graph
+
+#: False discovery rate at which :func:`significant_attributes` calls an attribute's curvature
+#: difference significant (Benjamini & Hochberg 1995, the q values of :func:`attribute_tests`).
+SIGNIFICANCE_LEVEL = 0.05
+#: Boolean columns of a geometry run's pointwise table that are not attributes of the data.
+NOT_ATTRIBUTES = ("boundary", "interior")
 
 
 def bootstrap_mean_ci(x: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
@@ -136,3 +146,25 @@ def region_enrichment(labels: np.ndarray, attributes: pd.DataFrame) -> pd.DataFr
                 }
             )
     return pd.DataFrame(rows, columns=["region", "attribute", "share", "share_overall", "ratio"])
+
+
+def attribute_columns(samples: pd.DataFrame, setting: str | Sequence[str] | None) -> list[str]:
+    """The attribute columns of ``samples`` to test: those listed in ``setting``, or for
+    ``"boolean"`` every boolean column but :data:`NOT_ATTRIBUTES`; none for None or False.
+    A listed column that ``samples`` lacks is a :class:`repgeo.data.DataError`."""
+    from ..data import DataError
+
+    if setting in (None, False):
+        return []
+    if setting == "boolean":
+        return [c for c in samples.columns if pd.api.types.is_bool_dtype(samples[c]) and c not in NOT_ATTRIBUTES]
+    missing = [c for c in setting if c not in samples.columns]
+    if missing:
+        raise DataError(f"attributes {missing} are not columns of the samples; available: {', '.join(samples.columns)}")
+    return list(setting)
+
+
+def significant_attributes(tests: pd.DataFrame, level: float = SIGNIFICANCE_LEVEL) -> pd.DataFrame:
+    """The rows of :func:`attribute_tests`'s table whose q value (Benjamini-Hochberg false
+    discovery rate) is below ``level``."""
+    return tests[tests["q_value"] < level]

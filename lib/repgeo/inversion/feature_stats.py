@@ -718,3 +718,19 @@ def covariance_summary(
     return covariance_statistics(
         features, channels=channels, shrinkage=shrinkage, border=border, max_features=max_features
     ).summary(layer)
+
+
+def default_border(size: int, stride: int) -> int:
+    """Map positions counted as border: those whose receptive field (``size`` input pixels, one map
+    step = ``stride`` pixels) can reach past the image edge, ceil((size - stride) / (2 stride)), at least 1."""
+    return max(1, -(-(size - stride) // (2 * stride)))
+
+
+def statistics_grid(
+    n_channels: int, receptive_field: tuple[int, int], *, channels: int, border: int | None
+) -> tuple[list[int], int]:
+    """What the statistics of a layer with ``n_channels`` channels and ``receptive_field`` (size,
+    stride) cover: its first ``channels`` channels, and ``border`` map positions counted as border
+    (None: :func:`default_border` of the receptive field)."""
+    chosen = list(range(min(channels, n_channels)))
+    return chosen, (border if border is not None else default_border(*receptive_field))

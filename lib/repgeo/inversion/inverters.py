@@ -70,6 +70,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .metrics import image_metrics
+
 KINDS = ("conv", "pool", "lrn")
 VARIANTS = ("deconv", "upsample")
 REGIMES = ("separate", "joint", "end_to_end")
@@ -362,13 +364,14 @@ def inverter_stack(
     return InverterStack(inverters, [b.name for b in blocks])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InverterSettings:
-    """What a training run depends on besides the blocks and the data."""
+    """What a training run depends on besides the blocks and the data. ``variant`` and ``epochs``
+    have no default: the workflow's (``inversion.inverters`` in the config schema) is the one."""
 
-    variant: str = "deconv"
+    variant: str
     width: int | None = None
-    epochs: int = 20
+    epochs: int
     batch_size: int = 64
     lr: float = 3e-4
     seed: int = 0
@@ -517,9 +520,9 @@ def train_separate(
     blocks: Sequence[ForwardBlock | tuple],
     X: Any,
     *,
-    variant: str = "deconv",
+    variant: str,
     width: int | None = None,
-    epochs: int = 20,
+    epochs: int,
     batch_size: int = 64,
     lr: float = 3e-4,
     seed: int = 0,
@@ -527,39 +530,39 @@ def train_separate(
 ) -> InverterTraining:
     """Each module trained on its own pair (Φ_l(x), Φ_{l-1}(x)) of the frozen blocks, then stacked
     (seed section 3.2; module docstring). ``X``: preprocessed images N x C x H x W, the first block's input."""
-    return _train("separate", blocks, X, InverterSettings(variant, width, epochs, batch_size, lr, seed), logger)
+    return _train("separate", blocks, X, InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed), logger)
 
 
 def train_joint(
     blocks: Sequence[ForwardBlock | tuple],
     X: Any,
     *,
-    variant: str = "deconv",
+    variant: str,
     width: int | None = None,
-    epochs: int = 20,
+    epochs: int,
     batch_size: int = 64,
     lr: float = 3e-4,
     seed: int = 0,
     logger: logging.Logger | None = None,
 ) -> InverterTraining:
     """The chained stack trained with a reconstruction term at every module's output (module docstring)."""
-    return _train("joint", blocks, X, InverterSettings(variant, width, epochs, batch_size, lr, seed), logger)
+    return _train("joint", blocks, X, InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed), logger)
 
 
 def train_end_to_end(
     blocks: Sequence[ForwardBlock | tuple],
     X: Any,
     *,
-    variant: str = "deconv",
+    variant: str,
     width: int | None = None,
-    epochs: int = 20,
+    epochs: int,
     batch_size: int = 64,
     lr: float = 3e-4,
     seed: int = 0,
     logger: logging.Logger | None = None,
 ) -> InverterTraining:
     """The same stack trained with the pixel loss only, as Dosovitskiy & Brox's monolithic inverters."""
-    return _train("end_to_end", blocks, X, InverterSettings(variant, width, epochs, batch_size, lr, seed), logger)
+    return _train("end_to_end", blocks, X, InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed), logger)
 
 
 def reconstruct(
@@ -659,3 +662,46 @@ def inversion_metrics(x: Any, x_hat: Any, mean_image: Any) -> InversionMetrics:
     mse = (x_hat.clamp(0, 1) - x).square().mean(dim=(1, 2, 3))
     baseline = (mean - x).square().mean(dim=(1, 2, 3))
     return InversionMetrics(mse.double().numpy(), baseline.double().numpy())
+
+
+# --- a network's blocks and held-out reconstructions ----------------------------------------------
+
+
+def network_blocks(net: Any, layer: str) -> list[ForwardBlock]:
+    """The blocks of a :class:`~repgeo.inversion.networks.LayeredNet` from its input up to ``layer``,
+    as :class:`ForwardBlock` (the modules invert convolution, pooling and LRN blocks only)."""
+    blocks = net.blocks(upto=layer)
+    fc = [b.name for b in blocks if b.kind == "fc"]
+    if fc:
+        raise ValueError(
+            f"inverters undo convolution, pooling and LRN blocks; {layer!r} lies beyond the fully connected block(s) {fc}: invert a layer up to pool5"
+        )
+    return [ForwardBlock(b.name, b.module, b.in_shape, b.out_shape, b.kind) for b in blocks]
+
+
+def held_out_reconstructions(
+    stack: InverterStack,
+    blocks: Sequence[ForwardBlock | tuple],
+    X: torch.Tensor,
+    images: torch.Tensor,
+    mean_image: torch.Tensor,
+    *,
+    unprocess: Callable[[torch.Tensor], torch.Tensor],
+    n_show: int,
+    **labels: Any,
+) -> tuple[pd.DataFrame, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """The reconstructions by ``stack`` of held-out ``images`` ([0, 1], N x C x H x W; ``X`` their
+    preprocessed form), measured and shown as in the "Deep Restoration" study (sections 3.2 and 4.2).
+
+    Returns one row per image (image, mse, baseline_mse of the mean training image ``mean_image``,
+    the ``labels`` as columns, psnr and ssim of the reconstruction clipped to [0, 1];
+    :func:`inversion_metrics`, :func:`repgeo.inversion.metrics.image_metrics`) and, for the first
+    ``n_show`` images, the clipped reconstructions with their signed and absolute error images.
+    """
+    x_hat = reconstruct(stack, blocks, X, unprocess=unprocess)
+    frame = inversion_metrics(images, x_hat, mean_image).to_frame(**labels)
+    clipped = x_hat.clamp(0, 1)
+    q = image_metrics(clipped, images)
+    frame["psnr"], frame["ssim"] = q["psnr"].to_numpy(), q["ssim"].to_numpy()
+    shown = clipped[:n_show]
+    return frame, (shown, signed_error_image(images[:n_show], shown), absolute_error_image(images[:n_show], shown))

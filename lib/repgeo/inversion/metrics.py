@@ -132,3 +132,39 @@ def normalised_image_error(x: Any, y: Any, images: Any) -> np.ndarray:
     if scale == 0:
         raise ValueError("images are all identical; their mean pairwise distance is 0 and cannot normalise the error")
     return ((a - b).flatten(1).norm(dim=1) / scale).numpy()
+
+
+# Image metrics of every method in the comparison (the pre-images add their representation errors).
+COMPARED_METRICS = ("mse", "psnr", "ssim")
+
+
+def comparison_table(inverters: pd.DataFrame, preimages: pd.DataFrame, layers: list[str]) -> pd.DataFrame:
+    """Mean, sd and count of every metric per layer, family and method (the "Deep Restoration"
+    study, Figures 9-10): ``inverters`` (one row per image, regime and layer: mse, psnr, ssim;
+    family "trained inverter", method ``inverter_{regime}``) and ``preimages`` (one row per image,
+    method and layer, with the representation errors too; family "hand-made prior" for tv,
+    "learned image + feature priors" for the ``*_features`` methods, else "learned prior"). Rows
+    follow ``layers``, then family and method in alphabetical order."""
+    inv = inverters.assign(method="inverter_" + inverters["regime"], family="trained inverter")
+    pre = preimages.assign(
+        family=np.select(
+            [preimages["method"] == "tv", preimages["method"].str.endswith("_features")],
+            ["hand-made prior", "learned image + feature priors"],
+            "learned prior",
+        )
+    )
+    metrics = list(COMPARED_METRICS)
+    rows = pd.concat(
+        [
+            inv[["family", "method", "layer", *metrics]],
+            pre[["family", "method", "layer", *metrics, "normalised_error", "relative_error"]],
+        ],
+        ignore_index=True,
+    )
+    table = rows.groupby(["layer", "family", "method"], sort=False).agg(["mean", "std", "count"])
+    table.columns = [f"{m}_{s}" for m, s in table.columns]
+    table = table.reset_index()
+    order = {layer: i for i, layer in enumerate(layers)}
+    return table.sort_values(
+        ["layer", "family", "method"], key=lambda c: c.map(order) if c.name == "layer" else c
+    ).reset_index(drop=True)

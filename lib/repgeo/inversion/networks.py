@@ -789,6 +789,49 @@ def train_network(
     )
 
 
+# --- many images through a network ---------------------------------------------------------------
+
+# Images go through :meth:`LayeredNet.preprocess` and :meth:`LayeredNet.features` in batches of
+# these many: alexnet and vgg16 scale images up to at least 63 x 63 (224 x 224 for ImageNet-size
+# inputs) with 3 channels, so a whole training split at once would need gigabytes. Each image is
+# processed on its own, so the results do not depend on the batch size.
+PREPROCESS_BATCH = 512
+FEATURE_BATCH = 256
+
+
+def preprocess_images(
+    net: LayeredNet, X: torch.Tensor, *, device: str | torch.device = "cpu", batch_size: int = PREPROCESS_BATCH
+) -> torch.Tensor:
+    """:meth:`LayeredNet.preprocess` of [0, 1] images ``X`` on ``device``, in batches and without gradients."""
+    with torch.no_grad():
+        return torch.cat([net.preprocess(X[i : i + batch_size].to(device)) for i in range(0, len(X), batch_size)])
+
+
+def layer_features(net: LayeredNet, X: torch.Tensor, layer: str, *, batch_size: int = FEATURE_BATCH) -> np.ndarray:
+    """The output of ``layer`` for [0, 1] images ``X``, in batches and without gradients, as a numpy array."""
+    with torch.no_grad():
+        return torch.cat([net.features(X[i : i + batch_size], layer) for i in range(0, len(X), batch_size)]).numpy()
+
+
+def unpreprocess(net: LayeredNet, image_size: Sequence[int], channels: int):
+    """The map back from the network's input to [0, 1]-unit images of the dataset's ``image_size``
+    (H, W) and ``channels`` (not clipped): the normalisation undone, the image scaled back down
+    (bilinear, antialiased) where :meth:`LayeredNet.preprocess` scaled it up, and channels averaged
+    where grey images were repeated over RGB (alexnet, vgg16)."""
+
+    def unprocess(p: torch.Tensor) -> torch.Tensor:
+        x = p * net.std + net.mean
+        if tuple(x.shape[2:]) != tuple(image_size):
+            x = torch.nn.functional.interpolate(
+                x, size=tuple(image_size), mode="bilinear", align_corners=False, antialias=True
+            )
+        if x.shape[1] != channels:  # grey images repeated over RGB for alexnet / vgg16
+            x = x.mean(dim=1, keepdim=True)
+        return x
+
+    return unprocess
+
+
 def layer_names(arch: str, lrn: bool = False) -> tuple[str, ...]:
     """The layer names of ``arch`` in forward order, without allocating weights (built on the meta device).
 

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .metrics import normalised_squared_error, representation_error
+from .metrics import image_metrics, normalised_squared_error, representation_error
 from .regularisers import alpha_norm_unchecked, tv_beta_unchecked
 
 OPTIMISERS = ("mv2016", "adam")
@@ -583,3 +583,185 @@ def select_prior_weight(
     best = int(np.argmin(scores) if CRITERIA[criterion] == "min" else np.argmax(scores))
     table["selected"] = np.arange(len(table)) == best
     return PriorWeightSearch(best_weight=float(table["weight"].iloc[best]), criterion=criterion, table=table)
+
+
+# --- pre-images at a layer of a network, under hand-made and learned priors -------------------------
+
+# The weight search ranks candidate prior weights by the mean SSIM of the held-out pre-images:
+# pixel MSE favours blur at deeper layers, where pre-images are not expected to match pixels.
+SEARCH_CRITERION = "ssim"
+
+
+def data_weight(layer: str, *, arch: str | None, C: float | None) -> float:
+    """The data-term weight C of the pre-images at ``layer``: ``C`` when given, else M&V's per-layer
+    value for ``arch`` (Mahendran & Vedaldi, IJCV 2016, section 5; :func:`mv_data_weight`; with
+    ``arch=None`` the layer name alone decides)."""
+    if C is not None:
+        return float(C)
+    return mv_data_weight(layer, arch)
+
+
+def network_pixel_mean(net: Any, channels: int) -> list[float]:
+    """The per-channel pixel mean (0-255 units) that M&V's units subtract, for images of ``channels``
+    channels inverted through ``net`` (a :class:`~repgeo.inversion.networks.LayeredNet`): the mean
+    of the network's input normalisation, or its channel average for each channel when the images
+    have another number of channels (grey images repeated over RGB)."""
+    if channels == net.mean.numel():
+        return (net.mean.flatten() * 255.0).tolist()
+    return [float(net.mean.mean()) * 255.0] * channels
+
+
+def image_stride(net: Any, layer: str, image_height: int) -> int:
+    """The receptive-field stride of ``layer`` in pixels of the images (at least 1), which sets the
+    jitter (:func:`jitter_amount`): the network's stride divided by the factor by which
+    :meth:`~repgeo.inversion.networks.LayeredNet.preprocess` scales images of ``image_height`` up."""
+    _, stride = net.receptive_field(layer)
+    return max(1, round(stride / (net.input_size[0] / image_height)))
+
+
+@dataclass
+class LayerPreimages:
+    """Pre-images at ``layer`` of a network: the objective E(x) of Mahendran & Vedaldi (IJCV 2016;
+    module docstring) with Φ(x) = the layer's output on the image x / 255 + the pixel mean, plus
+    learned priors (built by :func:`layer_preimages`).
+
+    ``fixed``: priors at a weight chosen before, (name, weight, energy); ``searched``: priors
+    (name, energy) that share one weight w, chosen by :meth:`search_weight`. ``stride`` sets the
+    jitter; ``pixel_mean`` the units (:func:`network_pixel_mean`).
+    """
+
+    net: Any
+    layer: str
+    pixel_mean: list[float]
+    stride: int
+    config: PreimageConfig
+    fixed: list[Prior]
+    searched: list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]]
+
+    def phi(self, x: torch.Tensor) -> torch.Tensor:
+        """The representation Φ of images ``x`` in M&V's units."""
+        return self.net.features(mv_units_to_image(x, self.pixel_mean), self.layer)
+
+    def invert(
+        self,
+        targets: torch.Tensor,
+        weight: float,
+        seed: int,
+        *,
+        device: str | torch.device = "cpu",
+        logger: logging.Logger | None = None,
+    ) -> tuple[torch.Tensor, pd.DataFrame]:
+        """Pre-images of the [0, 1] images ``targets`` (:func:`preimage`, random draws from ``seed``)
+        with the searched priors at ``weight``: the pre-images in [0, 1] units (not clipped, on the
+        CPU) and one row per image of :func:`~repgeo.inversion.metrics.image_metrics` of the clipped
+        pre-images and the representation errors (normalised_error, relative_error)."""
+        with torch.no_grad():
+            phi0 = self.phi(image_to_mv_units(targets.to(device), self.pixel_mean))
+        extra = self.fixed + [(name, weight, fn) for name, fn in self.searched]
+        result = preimage(
+            self.phi,
+            phi0,
+            tuple(targets.shape[1:]),
+            self.config,
+            stride=self.stride,
+            extra_priors=extra,
+            generator=torch.Generator().manual_seed(seed),
+            logger=logger,
+        )
+        x01 = mv_units_to_image(result.x, self.pixel_mean).cpu()
+        frame = image_metrics(x01.clamp(0, 1), targets)
+        rep = representation_error(self.phi(result.x).detach(), phi0)
+        frame["normalised_error"], frame["relative_error"] = (
+            rep["normalised_error"].to_numpy(),
+            rep["relative_error"].to_numpy(),
+        )
+        return x01, frame
+
+    def search_weight(
+        self,
+        images: torch.Tensor,
+        weight_grid: Sequence[float],
+        seed: int,
+        *,
+        device: str | torch.device = "cpu",
+        logger: logging.Logger | None = None,
+    ) -> tuple[float, pd.DataFrame]:
+        """The weight of the searched priors, chosen from ``weight_grid`` by the mean
+        :data:`SEARCH_CRITERION` of the pre-images of the held-out ``images`` (:func:`select_prior_weight`),
+        and the table of every candidate; 0 and a one-row table when no prior is searched."""
+        if not self.searched:
+            return 0.0, pd.DataFrame({"weight": [0.0], "n_images": [0], "selected": [True]})
+        found = select_prior_weight(
+            weight_grid,
+            lambda w: self.invert(images, w, seed, device=device, logger=logger)[1],
+            criterion=SEARCH_CRITERION,
+            logger=logger,
+        )
+        return found.best_weight, found.table
+
+    def prior_weight(self, weight: float) -> float:
+        """The learned-prior weight a run at ``weight`` reports: the searched weight, else the fixed
+        prior's, else 0 (the hand-made prior alone)."""
+        if self.searched:
+            return weight
+        return self.fixed[0][1] if self.fixed else 0.0
+
+
+def layer_preimages(
+    net: Any,
+    layer: str,
+    *,
+    channels: int,
+    image_height: int,
+    C: float,
+    optimiser: str,
+    iterations: Sequence[int],
+    tv: bool,
+    expert: str | None = None,
+    image_prior: Any = None,
+    image_prior_weight: float | None = None,
+    feature_priors: Mapping[str, Any] | None = None,
+) -> LayerPreimages:
+    """The pre-image problem at ``layer`` of ``net`` (a :class:`~repgeo.inversion.networks.LayeredNet`,
+    frozen here: its parameters stop requiring gradients) for images of ``channels`` channels and
+    ``image_height`` pixels, with the energy
+
+        E(x) = C ‖Φ(x) − Φ₀‖² / ‖Φ₀‖² + λ_α N_α(x) [+ λ_TV TV^β(x)] + w_I P_I(x) + w_F Σ_l P_l(Φ_l(x)),
+
+    the objective of Mahendran & Vedaldi (CVPR 2015, IJCV 2016; :class:`PreimageConfig` with ``C``,
+    ``optimiser`` and ``iterations``; M&V's TV^β only with ``tv``) with the learned priors of the
+    "Deep Restoration" study in place of TV:
+
+    - ``image_prior`` (a :class:`~repgeo.inversion.priors.PatchPrior` of ``expert``): the
+      Markov-random-field image prior P_I, the patch log-density summed over every patch of the
+      image (the study's eq. 9; Roth & Black 2005, eq. 2; :func:`~repgeo.inversion.priors.image_energy`),
+      at ``image_prior_weight`` or, when None, at the weight searched (:meth:`LayerPreimages.search_weight`);
+    - ``feature_priors`` ({layer l: prior}): the same priors on the feature maps Φ_l of the current
+      image at earlier layers (the study's section 5.1), named ``{expert}_{l}``, sharing the
+      searched weight w_F.
+    """
+    from .priors import image_energy
+
+    for param in net.parameters():
+        param.requires_grad_(False)
+    pixel_mean = network_pixel_mean(net, channels)
+    config = PreimageConfig(C=C, optimiser=optimiser, iterations=tuple(iterations), lambda_tv=None if tv else 0.0)
+    config.validate()
+    fixed: list[Prior] = []
+    searched: list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = []
+    if image_prior is not None:
+
+        def image_term(x: torch.Tensor, prior=image_prior) -> torch.Tensor:
+            return image_energy(prior, mv_units_to_image(x, pixel_mean))
+
+        if image_prior_weight is None:
+            searched.append((expert, image_term))
+        else:
+            fixed.append((expert, float(image_prior_weight), image_term))
+    for feature_layer, prior in (feature_priors or {}).items():
+
+        def feature_term(x: torch.Tensor, prior=prior, fl=feature_layer) -> torch.Tensor:
+            return image_energy(prior, net.features(mv_units_to_image(x, pixel_mean), fl))
+
+        searched.append((f"{expert}_{feature_layer}", feature_term))
+    return LayerPreimages(net, layer, pixel_mean, image_stride(net, layer, image_height), config, fixed, searched)

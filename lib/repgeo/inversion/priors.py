@@ -53,6 +53,8 @@ from repgeo.inversion.patches import (
     _check_images,
     _check_int,
     _generator,
+    extract_patches,
+    fit_whitening,
     patch_side,
 )
 
@@ -375,6 +377,56 @@ def fit_score_matching(
         history=history,
         converged=converged,
         n_steps=step,
+    )
+
+
+def fit_patch_prior(
+    maps: torch.Tensor,
+    *,
+    expert: str,
+    size: int,
+    n_patches: int,
+    components: int | None,
+    remove_dc: bool,
+    overcompleteness: float,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    what: str = "images",
+    logger: logging.Logger | None = None,
+) -> PatchPrior:
+    """A score-matching prior of ``expert`` on ``size`` x ``size`` patches of ``maps`` (N x C x H x W):
+    an image prior on training images or a feature-map prior on a layer's maps (the "Deep
+    Restoration" study, sections 3.4.2-3.4.3 and 5.1; module docstring).
+
+    ``n_patches`` random patches (:func:`~repgeo.inversion.patches.extract_patches`, from ``seed``)
+    are PCA-whitened keeping ``components`` components (None: all with non-zero variance;
+    ``remove_dc``: subtract each patch's mean first, for images, not for feature maps, whose
+    channels are different quantities; :func:`~repgeo.inversion.patches.fit_whitening`). The prior
+    has ``overcompleteness`` filters per whitened dimension (at least one) and is fitted by
+    :func:`fit_score_matching` with Adam at ``lr`` for ``steps`` steps on batches of ``batch_size``
+    patches (at most all of them). ``what`` names the maps in the log.
+    """
+    patches = extract_patches(maps, size, n_patches, seed=seed)
+    whitening = fit_whitening(patches, n_components=components, remove_dc=remove_dc)
+    Z = whitening.transform(patches)
+    n_filters = max(1, round(overcompleteness * whitening.n_components))
+    if logger is not None:
+        logger.info(
+            "%s prior on %s: %d patches %dx%dx%d, %d whitened dimensions, %d filters, %d steps",
+            expert, what, len(patches), maps.shape[1], size, size, whitening.n_components, n_filters, steps,
+        )  # fmt: skip
+    return fit_score_matching(
+        Z,
+        n_filters=n_filters,
+        expert=expert,
+        steps=steps,
+        lr=lr,
+        batch_size=min(batch_size, len(Z)),
+        seed=seed,
+        whitening=whitening,
+        logger=logger,
     )
 
 

@@ -1,56 +1,55 @@
-"""Diffusion-embedding stage: bandwidth sweep, diffusion map, figures and report tables."""
+"""Diffusion-embedding stage: bandwidth sweep, diffusion map, figures and report tables (rules
+``diffusion_sweep``, ``diffusion_embed`` and ``diffusion_figures``)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .. import io
 from ..data import DataError
+from ..html import html_page, html_table
 from .data import load_selection
-from .html import html_page, html_table
 
 logger = logging.getLogger("repgeo")
 
 Spec = Mapping[str, Any]
 
 
-def run_sweep(arrays_path: str, samples_path: str, spec: Spec, device: str, out_path: str) -> float:
-    """The bandwidth sweep of one diffusion entry; returns the chosen eps."""
+def diffusion_sweep(*, arrays: str, samples: str, spec: Spec, device: str, sweep: str) -> float:
+    """The bandwidth sweep of one diffusion entry (``sweep.parquet``); returns the chosen eps."""
     from ..diffusion import epsilon_sweep
     from ..runtime import resolve_device
 
-    X, _ = load_selection(arrays_path, samples_path, spec)
-    sweep_cfg = spec.get("sweep", {})
+    X, _ = load_selection(arrays, samples, spec)
     t0 = time.perf_counter()
-    sweep = epsilon_sweep(
+    result = epsilon_sweep(
         X,
-        kernel=spec.get("kernel", "gaussian"),
-        epsilon=spec.get("epsilon", "auto"),
-        rule=spec.get("epsilon_rule", "half_plateau"),
-        n_epsilons=sweep_cfg.get("n_epsilons", 50),
-        max_rows=sweep_cfg.get("max_rows", 20000),
-        seed=spec.get("seed", 0),
+        kernel=spec["kernel"],
+        epsilon=spec["epsilon"],
+        rule=spec["epsilon_rule"],
+        n_epsilons=spec["sweep"]["n_epsilons"],
+        max_rows=spec["sweep"]["max_rows"],
+        seed=spec["seed"],
         device=resolve_device(device),
     )
     meta = {
         "n": int(X.shape[0]),
         "dimension": int(X.shape[1]),
-        "kernel": spec.get("kernel", "gaussian"),
-        "epsilon": sweep.epsilon,
-        "chosen_by": sweep.rule,
-        "picks": sweep.picks,
-        "anchors": sweep.anchors,
-        "max_slope": sweep.max_slope,
+        "kernel": spec["kernel"],
+        "epsilon": result.epsilon,
+        "chosen_by": result.rule,
+        "picks": result.picks,
+        "anchors": result.anchors,
+        "max_slope": result.max_slope,
         "seconds": time.perf_counter() - t0,
     }
-    io.write_parquet(sweep.table, out_path, metadata=meta)
-    return sweep.epsilon
+    io.write_parquet(result.table, sweep, metadata=meta)
+    return result.epsilon
 
 
 def chosen_epsilon(sweep_path: str) -> float:
@@ -61,57 +60,37 @@ def chosen_epsilon(sweep_path: str) -> float:
     return float(chosen.iloc[0])
 
 
-def run_embedding(
-    arrays_path: str,
-    samples_path: str,
-    sweep_path: str,
-    spec: Spec,
-    device: str,
-    embedding_path: str,
-    eigenvalues_path: str,
+def diffusion_embed(
+    *, arrays: str, samples: str, sweep: str, spec: Spec, device: str, embedding: str, eigenvalues: str
 ) -> None:
     """The diffusion map of one entry at the sweep's chosen eps.
 
     ``embedding.parquet``: id, dc1..dck, then the dataset's other columns. ``eigenvalues.parquet``:
     index l, eigenvalue lambda_l, lambda_l^t, the coordinate it scales (or null) and whether it
-    is the trivial eigenvalue 1.
+    is the trivial eigenvalue 1 (:func:`repgeo.diffusion.maps.eigenvalue_table`).
     """
     from ..diffusion import diffusion_map
+    from ..diffusion.maps import coordinate_names, eigenvalue_table
     from ..runtime import resolve_device
 
-    X, samples = load_selection(arrays_path, samples_path, spec)
-    eps = chosen_epsilon(sweep_path)
+    X, rows = load_selection(arrays, samples, spec)
     dm = diffusion_map(
         X,
-        epsilon=eps,
-        n_components=spec.get("n_components", 5),
-        t=spec.get("t", 1),
-        alpha=spec.get("alpha", 0.0),
-        kernel=spec.get("kernel", "gaussian"),
-        convention=spec.get("convention", "coifman_lafon"),
-        method=spec.get("method", "auto"),
-        dense_max_n=spec.get("dense_max_n", 12000),
-        n_neighbors=spec.get("n_neighbors", 64),
-        pca_components=spec.get("pca_components"),
-        seed=spec.get("seed", 0),
+        epsilon=chosen_epsilon(sweep),
+        n_components=spec["n_components"],
+        t=spec["t"],
+        alpha=spec["alpha"],
+        kernel=spec["kernel"],
+        convention=spec["convention"],
+        method=spec["method"],
+        dense_max_n=spec["dense_max_n"],
+        n_neighbors=spec["n_neighbors"],
+        pca_components=spec["pca_components"],
+        seed=spec["seed"],
         device=resolve_device(device),
     )
-    k = dm.coordinates.shape[1]
-    names = [f"dc{j + 1}" for j in range(k)]
-    emb = pd.concat(
-        [samples[["id"]], pd.DataFrame(dm.coordinates, columns=names), samples.drop(columns=["id"])], axis=1
-    )
-    first = 0 if dm.convention == "celeba" else 1
-    coord_of = {first + j: names[j] for j in range(k)}
-    eig = pd.DataFrame(
-        {
-            "index": np.arange(len(dm.eigenvalues)),
-            "eigenvalue": dm.eigenvalues,
-            "eigenvalue_t": np.sign(dm.eigenvalues) * np.abs(dm.eigenvalues) ** dm.t,
-            "coordinate": [coord_of.get(j) for j in range(len(dm.eigenvalues))],
-            "trivial": np.arange(len(dm.eigenvalues)) == 0,
-        }
-    )
+    names = coordinate_names(dm.coordinates.shape[1])
+    emb = pd.concat([rows[["id"]], pd.DataFrame(dm.coordinates, columns=names), rows.drop(columns=["id"])], axis=1)
     meta = {
         "epsilon": dm.epsilon,
         "t": dm.t,
@@ -124,51 +103,37 @@ def run_embedding(
         "dimension": int(X.shape[1]),
         "timings": dm.timings,
     }
-    io.write_parquet(eig, eigenvalues_path, metadata=meta)
-    io.write_parquet(emb, embedding_path, metadata=meta)
+    io.write_parquet(eigenvalue_table(dm), eigenvalues, metadata=meta)
+    io.write_parquet(emb, embedding, metadata=meta)
 
 
 # --- figures and report tables ------------------------------------------------------------
 
 
-def plot_sweep(sweep_path: str, out_png: str, title: str, dpi: int = 110) -> None:
-    from ..plotting import plot_sweep as _plot
+def diffusion_figures(
+    *,
+    name: str,
+    sweep: str,
+    embedding: str,
+    eigenvalues: str,
+    sweep_png: str,
+    scatter_png: str,
+    summary: str,
+    color_by: str | None,
+    dataset: str,
+    dpi: int,
+) -> None:
+    """The figures of one diffusion run (the bandwidth sweep, the 3-D diffusion map coloured by
+    ``color_by``; :mod:`repgeo.diffusion.figures`) and its report tables (``summary``)."""
+    from ..diffusion.figures import embedding_figure, sweep_figure
 
-    table = io.read_parquet(sweep_path)
-    n = io.read_parquet_metadata(sweep_path)["n"]
-    io.save_figure(_plot(table, title, n), out_png, dpi=dpi)
-
-
-def default_color_column(samples: pd.DataFrame, exclude: Sequence[str] = ()) -> str | None:
-    """The column that colours a scatter when none is configured.
-
-    ``label`` when it varies; else the first varying ground-truth column (``true_*``); else the
-    first varying numeric column (e.g. a chart coordinate); else none.
-    """
-    skip = {"id", "split", *exclude}
-    cols = [c for c in samples.columns if c not in skip and samples[c].nunique(dropna=True) > 1]
-    for rule in (
-        lambda c: c == "label",
-        lambda c: c.startswith("true_"),
-        lambda c: pd.api.types.is_numeric_dtype(samples[c]),
-    ):
-        for c in cols:
-            if rule(c):
-                return c
-    return None
-
-
-def plot_embedding(embedding_path: str, out_png: str, color_by: str | None, title: str, dpi: int = 110) -> None:
-    from ..plotting import plot_embedding as _plot
-
-    emb = io.read_parquet(embedding_path)
-    coords = emb[[c for c in emb.columns if c.startswith("dc") and c[2:].isdigit()]].to_numpy()
-    if color_by is not None and color_by not in emb.columns:
-        raise DataError(
-            f"color_by {color_by!r} is not a column of {embedding_path}; available: {', '.join(emb.columns)}"
-        )
-    col = color_by or default_color_column(emb, exclude=[c for c in emb.columns if c.startswith("dc")])
-    io.save_figure(_plot(coords, emb[col] if col else None, col, title), out_png, dpi=dpi)
+    title = f"{name} ({dataset})"
+    table = io.read_parquet(sweep)
+    n = io.read_parquet_metadata(sweep)["n"]
+    io.save_figure(sweep_figure(table, f"bandwidth sweep: {title}", n), sweep_png, dpi=dpi)
+    emb = io.read_parquet(embedding)
+    io.save_figure(embedding_figure(emb, color_by, f"diffusion map: {title}", where=embedding), scatter_png, dpi=dpi)
+    diffusion_summary(name, sweep, eigenvalues, summary)
 
 
 def diffusion_summary(name: str, sweep_path: str, eigenvalues_path: str, out_html: str) -> None:

@@ -3,17 +3,20 @@
 Liao, Liu et al., CISS 2024 (arXiv 2312.04823), section 5 (Figures 6-8). Three steps, so that a
 change reruns as little as possible:
 
-1. :func:`input_groups` -- the evaluation subset's input images X, flattened and clustered once
-   by spectral clustering (the reference variable of I_D(Z; X)); reused by every epoch, mode and
-   seed of the training entry. ``results/entropy/{name}/x_groups.parquet``.
-2. :func:`run_spectra` -- per run (mode x seed), every diffusion spectrum that S_D(Z), I_D(Z; Y)
-   and I_D(Z; X) need at every epoch, float64 (:mod:`repgeo.entropy.tracking`).
+1. :func:`entropy_input_groups` -- the evaluation subset's input images X, flattened and
+   clustered once by spectral clustering (the reference variable of I_D(Z; X)); reused by every
+   epoch, mode and seed of the training entry. ``results/entropy/{name}/x_groups.parquet``.
+2. :func:`entropy_spectra` -- per run (mode x seed), every diffusion spectrum that S_D(Z),
+   I_D(Z; Y) and I_D(Z; X) need at every epoch, float64 (:mod:`repgeo.entropy.tracking`).
    ``results/entropy/{name}/{mode}/seed{seed}/spectra.npz``. Depends on sigma, alpha,
    n_neighbors, max_n, dtype, n_repetitions and seed, not on t.
-3. :func:`trajectory_table` -- DSE and DSMI at the configured t from the cached spectra, the
+3. :func:`entropy_trajectory` -- DSE and DSMI at the configured t from the cached spectra, the
    classic Shannon baselines CSE / CSMI from the embeddings, and the accuracy from the training
    history, for every run: ``results/entropy/{name}/trajectory.parquet``; changing t reruns only
-   this step. :func:`trajectory_figure` draws it (mean +- sd over seeds per mode).
+   this step. :func:`entropy_figure` draws it (mean +- sd over seeds per mode).
+
+The toy validations (rules ``entropy_toy``, ``entropy_toy_figure``) are :func:`entropy_toy` and
+:func:`entropy_toy_figure`.
 """
 
 from __future__ import annotations
@@ -37,17 +40,18 @@ SPECTRUM_KEYS = ("sigma", "alpha", "n_neighbors", "max_n", "dtype", "n_repetitio
 MEASURES = ("dse", "dsmi_zy", "dsmi_zx", "cse", "csmi_zy", "csmi_zx")
 
 
-def input_groups(arrays_path: str, samples_path: str, train_spec: Spec, entropy_spec: Spec, out_path: str) -> None:
-    """Cluster the evaluation subset's flattened inputs into ``n_clusters`` groups (step 1)."""
-    from ..entropy import cluster_reference
+def entropy_input_groups(*, arrays: str, samples: str, eval_spec: Spec, spec: Spec, groups: str) -> None:
+    """Cluster the evaluation subset's flattened inputs into ``n_clusters`` groups (step 1;
+    :func:`repgeo.entropy.tracking.input_groups`). Also the rule ``entropy_zoo_input_groups``."""
+    from ..entropy.tracking import input_groups
     from .training import eval_positions
 
-    samples = io.read_parquet(samples_path)
-    positions = eval_positions(samples, train_spec)
-    X = io.load_tensor(arrays_path).numpy()[positions].reshape(len(positions), -1)
-    n_clusters = int(entropy_spec.get("n_clusters", 10))
+    table = io.read_parquet(samples)
+    positions = eval_positions(table, eval_spec)
+    X = io.load_tensor(arrays).numpy()[positions].reshape(len(positions), -1)
+    n_clusters = int(spec["n_clusters"])
     t0 = time.perf_counter()
-    groups = cluster_reference(X, n_clusters, random_state=int(entropy_spec.get("seed", 0)))
+    labels = input_groups(X, n_clusters=n_clusters, seed=int(spec["seed"]))
     logger.info(
         "clustered %d inputs of dimension %d into %d groups in %.1f s",
         len(X),
@@ -55,21 +59,14 @@ def input_groups(arrays_path: str, samples_path: str, train_spec: Spec, entropy_
         n_clusters,
         time.perf_counter() - t0,
     )
-    table = pd.DataFrame({"position": positions, "id": samples["id"].to_numpy()[positions], "x_group": groups})
+    out = pd.DataFrame({"position": positions, "id": table["id"].to_numpy()[positions], "x_group": labels})
     io.write_parquet(
-        table, out_path, metadata={"n_clusters": n_clusters, "method": "spectral clustering (kNN affinity, cluster_qr)"}
+        out, groups, metadata={"n_clusters": n_clusters, "method": "spectral clustering (kNN affinity, cluster_qr)"}
     )
 
 
-def groupings(labels: np.ndarray, x_groups: np.ndarray | None = None) -> dict:
-    """The DSMI groupings of a tracked subset: 'y' (its class labels) and, when given, 'x' (its input clusters)."""
-    from ..entropy import Grouping
-    from ..entropy.dsmi import resolve_groups
-
-    out = {"y": resolve_groups(None, labels, len(labels), 10, None)}
-    if x_groups is not None:
-        out["x"] = Grouping(np.asarray(x_groups, dtype=np.int64), "clustered")
-    return out
+#: The zoo's input clusters are made the same way (rule ``entropy_zoo_input_groups``).
+entropy_zoo_input_groups = entropy_input_groups
 
 
 def _load_run(embeddings_path: str, x_groups_path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,24 +88,22 @@ def _load_run(embeddings_path: str, x_groups_path: str) -> tuple[np.ndarray, np.
     return Z, emb["labels"].numpy(), xg["x_group"].to_numpy()
 
 
-def run_spectra(embeddings_path: str, x_groups_path: str, entropy_spec: Spec, device: str, out_path: str) -> None:
+def entropy_spectra(*, embeddings: str, groups: str, spec: Spec, device: str, spectra: str) -> None:
     """Every spectrum of every epoch of one run into one .npz (step 2; keys ``e{epoch}_{rows key}``)."""
-    from ..entropy.tracking import epoch_spectra
+    from ..entropy.tracking import epoch_spectra, groupings
     from ..runtime import resolve_device
 
-    Z, labels, x_groups = _load_run(embeddings_path, x_groups_path)
-    groups = groupings(labels, x_groups)
-    options = {k: entropy_spec[k] for k in SPECTRUM_KEYS if k in entropy_spec}
+    Z, labels, x_groups = _load_run(embeddings, groups)
+    by_name = groupings(labels, x_groups)
+    options = {k: spec[k] for k in SPECTRUM_KEYS}
     options["device"] = resolve_device(device)
     arrays: dict[str, np.ndarray] = {}
     t0 = time.perf_counter()
     for epoch, Ze in enumerate(Z):
-        spectra = epoch_spectra(Ze, groups, **options)
-        arrays.update({f"e{epoch}_{key}": lam for key, lam in spectra.items()})
-        logger.info(
-            "epoch %d/%d: %d spectra (%.1f s so far)", epoch, len(Z) - 1, len(spectra), time.perf_counter() - t0
-        )
-    with io.atomic_path(out_path) as tmp:
+        found = epoch_spectra(Ze, by_name, **options)
+        arrays.update({f"e{epoch}_{key}": lam for key, lam in found.items()})
+        logger.info("epoch %d/%d: %d spectra (%.1f s so far)", epoch, len(Z) - 1, len(found), time.perf_counter() - t0)
+    with io.atomic_path(spectra) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
 
@@ -121,67 +116,56 @@ def _epoch_spectra(archive, epoch: int) -> dict[str, np.ndarray]:
 def run_trajectory(
     spectra_path: str, embeddings_path: str, history_path: str, x_groups_path: str, entropy_spec: Spec
 ) -> pd.DataFrame:
-    """One run's rows of the trajectory table (step 3)."""
-    from ..entropy import classic_shannon_entropy, classic_shannon_mutual_information
-    from ..entropy.tracking import epoch_measures
+    """One run's rows of the trajectory table (step 3): the measures of
+    :func:`repgeo.entropy.tracking.trajectory_measures` beside the run's accuracies."""
+    from ..entropy.tracking import groupings, trajectory_measures
 
     Z, labels, x_groups = _load_run(embeddings_path, x_groups_path)
-    groups = groupings(labels, x_groups)
-    t = float(entropy_spec.get("t", 1.0))
-    R, seed = int(entropy_spec.get("n_repetitions", 5)), int(entropy_spec.get("seed", 0))
-    bins, max_n = int(entropy_spec.get("cse_bins", 2)), entropy_spec.get("max_n", 10_000)
     history = io.read_parquet(history_path).set_index("epoch")
     if sorted(history.index) != list(range(len(Z))):
         raise DataError(f"{history_path} and {embeddings_path} disagree on the epochs; rerun the training job")
-    rows = []
     with np.load(spectra_path, allow_pickle=False) as archive:
-        for epoch, Ze in enumerate(Z):
-            dse, mi = epoch_measures(_epoch_spectra(archive, epoch), len(Ze), groups, t, n_repetitions=R, seed=seed)
-            csmi = {
-                g: classic_shannon_mutual_information(
-                    Ze, groups=groups[g].labels, n_bins=bins, n_repetitions=R, seed=seed, max_n=max_n
-                )
-                for g in ("y", "x")
-            }
-            h = history.loc[epoch]
-            rows.append(
-                {
-                    "epoch": epoch,
-                    "accuracy": float(h["test_accuracy"]),
-                    "train_accuracy": float(h["train_accuracy"]),
-                    "train_loss": float(h["train_loss"]),
-                    "dse": dse,
-                    "dsmi_zy": mi["y"].value,
-                    "dsmi_zy_sd": mi["y"].sd,
-                    "dsmi_zx": mi["x"].value,
-                    "dsmi_zx_sd": mi["x"].sd,
-                    "cse": classic_shannon_entropy(Ze, n_bins=bins, max_n=max_n, seed=seed),
-                    "csmi_zy": csmi["y"].value,
-                    "csmi_zx": csmi["x"].value,
-                }
-            )
+        measures = trajectory_measures(
+            Z,
+            lambda epoch: _epoch_spectra(archive, epoch),
+            groupings(labels, x_groups),
+            t=float(entropy_spec["t"]),
+            n_repetitions=int(entropy_spec["n_repetitions"]),
+            seed=int(entropy_spec["seed"]),
+            cse_bins=int(entropy_spec["cse_bins"]),
+            max_n=entropy_spec["max_n"],
+        )
+    rows = []
+    for m in measures:
+        h = history.loc[m["epoch"]]
+        accuracy = {
+            "accuracy": float(h["test_accuracy"]),
+            "train_accuracy": float(h["train_accuracy"]),
+            "train_loss": float(h["train_loss"]),
+        }
+        rows.append({"epoch": m.pop("epoch"), **accuracy, **m})
     return pd.DataFrame(rows)
 
 
-def trajectory_table(
-    runs: Sequence[Mapping[str, Any]], x_groups_path: str, train_spec: Spec, entropy_spec: Spec, out_path: str
-) -> pd.DataFrame:
+def entropy_trajectory(*, runs: Sequence[Mapping[str, Any]], x_groups: str, training: Spec, trajectory: str) -> pd.DataFrame:
     """The trajectory table of a training entry: one row per mode x seed x epoch (step 3).
 
-    ``runs``: dicts with mode, seed, spectra, embeddings and history paths. Columns: model,
-    dataset, mode, seed, epoch, accuracy (test accuracy; linear-probe accuracy for contrastive
-    runs), train_accuracy, train_loss, dse, dsmi_zy (+ _sd over the R subset draws), dsmi_zx
-    (+ _sd), cse, csmi_zy, csmi_zx, and the parameters: sigma, t, alpha, n_eval, cse_bins.
+    ``runs``: dicts with mode, seed, spectra, embeddings and history paths; ``training``: the
+    entry, its ``entropy`` settings included. Columns: model, dataset, mode, seed, epoch,
+    accuracy (test accuracy; linear-probe accuracy for contrastive runs), train_accuracy,
+    train_loss, dse, dsmi_zy (+ _sd over the R subset draws), dsmi_zx (+ _sd), cse, csmi_zy,
+    csmi_zx, and the parameters: sigma, t, alpha, n_eval, cse_bins.
     """
+    entropy_spec = training["entropy"]
     parts = []
     for run in runs:
-        part = run_trajectory(run["spectra"], run["embeddings"], run["history"], x_groups_path, entropy_spec)
+        part = run_trajectory(run["spectra"], run["embeddings"], run["history"], x_groups, entropy_spec)
         meta = io.read_parquet_metadata(run["history"])
         part.insert(0, "epoch", part.pop("epoch"))
         part.insert(0, "seed", int(run["seed"]))
         part.insert(0, "mode", run["mode"])
-        part.insert(0, "dataset", train_spec["dataset"])
-        part.insert(0, "model", meta.get("config", {}).get("arch", train_spec.get("arch")))
+        part.insert(0, "dataset", training["dataset"])
+        part.insert(0, "model", meta.get("config", {}).get("arch", training["arch"]))
         part["n_eval"] = len(meta.get("eval_ids", []))
         parts.append(part)
         logger.info(
@@ -192,20 +176,19 @@ def trajectory_table(
             part["dse"].iloc[-1],
         )
     table = pd.concat(parts, ignore_index=True)
-    table["sigma"] = str(entropy_spec.get("sigma", 10.0))
-    table["t"] = float(entropy_spec.get("t", 1.0))
-    table["alpha"] = float(entropy_spec.get("alpha", 0.0))
-    table["cse_bins"] = int(entropy_spec.get("cse_bins", 2))
-    io.write_parquet(table, out_path, metadata={"entropy": dict(entropy_spec), "training": dict(train_spec)})
+    table["sigma"] = str(entropy_spec["sigma"])
+    table["t"] = float(entropy_spec["t"])
+    table["alpha"] = float(entropy_spec["alpha"])
+    table["cse_bins"] = int(entropy_spec["cse_bins"])
+    io.write_parquet(table, trajectory, metadata={"entropy": dict(entropy_spec), "training": dict(training)})
     return table
 
 
-def trajectory_figure(trajectory_path: str, out_png: str, title: str, dpi: int = 110) -> None:
+def entropy_figure(*, trajectory: str, png: str, title: str, dpi: int) -> None:
     """Figure of a trajectory table (:func:`repgeo.plotting.plot_trajectory`)."""
     from ..plotting import plot_trajectory
 
-    fig = plot_trajectory(io.read_parquet(trajectory_path), title)
-    io.save_figure(fig, out_png, dpi=dpi)
+    io.save_figure(plot_trajectory(io.read_parquet(trajectory), title), png, dpi=dpi)
 
 
 # --- toy validations ------------------------------------------------------------------------------
@@ -227,7 +210,7 @@ def _toy_functions(toy: str):
     return functions[toy]
 
 
-def toy_table(toy: str, spec: Spec, out_path: str) -> None:
+def entropy_toy(*, toy: str, spec: Spec, table: str) -> None:
     """One toy validation of the DSE paper (Figures 2-5) as a table (:mod:`repgeo.entropy.toys`).
 
     ``spec`` holds the sweep function's keyword arguments (the config's ``entropy_toys.{toy}``).
@@ -237,12 +220,12 @@ def toy_table(toy: str, spec: Spec, out_path: str) -> None:
     if reports:
         kwargs["progress"] = lambda message: logger.info("%s", message)
     t0 = time.perf_counter()
-    table = sweep(**kwargs)
-    logger.info("%s: %d rows in %.1f s", toy, len(table), time.perf_counter() - t0)
-    io.write_parquet(table, out_path, metadata={"toy": toy, "parameters": dict(spec)})
+    result = sweep(**kwargs)
+    logger.info("%s: %d rows in %.1f s", toy, len(result), time.perf_counter() - t0)
+    io.write_parquet(result, table, metadata={"toy": toy, "parameters": dict(spec)})
 
 
-def toy_figure(toy: str, table_path: str, out_png: str, dpi: int = 110) -> None:
+def entropy_toy_figure(*, toy: str, table: str, png: str, dpi: int) -> None:
     """The figure of one toy validation table."""
     _, plot, _ = _toy_functions(toy)
-    io.save_figure(plot(io.read_parquet(table_path)), out_png, dpi=dpi)
+    io.save_figure(plot(io.read_parquet(table)), png, dpi=dpi)

@@ -2,23 +2,23 @@
 
 Initialisation study (``results/entropy_init/{name}/``):
 
-1. :func:`init_probe` -- for every sigma of the grid and every seed, the network with its
+1. :func:`entropy_init_probe` -- for every sigma of the grid and every seed, the network with its
    convolution weights drawn from N(0, sigma^2), the DSE and DSMI(Z; Y) of the evaluation
    subset's embedding at initialisation and the (chance-level) accuracy: ``initial.parquet``;
-2. :func:`init_train` -- a full training run from the lowest- or the highest-DSE sigma (read
+2. :func:`entropy_init_train` -- a full training run from the lowest- or the highest-DSE sigma (read
    from ``initial.parquet`` when the job runs, so the DAG stays static):
    ``{lowest,highest}/seed{seed}/{embeddings.pt, history.parquet}``;
-3. :func:`init_summary` -- accuracy curves and per-epoch DSE of those runs (``curves.parquet``)
+3. :func:`entropy_init_summary` -- accuracy curves and per-epoch DSE of those runs (``curves.parquet``)
    and the figure ``initialisation.png``.
 
 Cross-model study (``results/entropy_zoo/{name}/``): every (architecture, width) of the zoo is
-trained once (:func:`repgeo.stages.training.train_run`) and each listed epoch of it counts as
-one model; user-supplied torchvision models are embedded by :func:`zoo_external`.
-:func:`zoo_table` measures S_D(Z), I_D(Z; Y) and I_D(Z; X) of every model beside its test
+trained once (:func:`entropy_zoo_train`, a :func:`repgeo.stages.training.train_classifier` run)
+and each listed epoch of it counts as one model; user-supplied torchvision models are embedded by
+:func:`entropy_zoo_external`. :func:`entropy_zoo_table` measures S_D(Z), I_D(Z; Y) and I_D(Z; X) of every model beside its test
 accuracy (``models.parquet``, with each model's embedding dimension ``dim`` and bandwidth
 ``sigma``: sqrt(dim) under the default ``sigma: sqrt_dim``; the inputs in 20 clusters by default)
 with Pearson and Spearman correlations (``correlations.parquet``);
-:func:`zoo_figure` draws Figure 10.
+:func:`entropy_zoo_figure` draws Figure 10.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import pandas as pd
 
 from .. import io
 from ..data import DataError, select_samples
-from .entropy import SPECTRUM_KEYS, groupings
+from .entropy import SPECTRUM_KEYS
 
 logger = logging.getLogger("repgeo")
 
@@ -53,47 +53,28 @@ def _labelled(samples_path: str, label: str) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def _measures(Z: np.ndarray, groups: Mapping[str, Any], entropy_spec: Spec, device: str) -> dict[str, float]:
-    """DSE and DSMI against every grouping (value and sd), from one set of spectra.
+    """DSE and DSMI of ``Z`` against every grouping (:func:`repgeo.entropy.zoo.embedding_measures`)
+    with an entry's ``entropy`` settings."""
+    from ..entropy.zoo import embedding_measures
 
-    ``sigma: sqrt_dim`` (the cross-model study's default) is resolved here, per embedding, to
-    sqrt(D) for the D columns of ``Z`` (:func:`repgeo.entropy.zoo.embedding_sigma`).
-    """
-    from ..entropy.tracking import epoch_measures, epoch_spectra
-    from ..entropy.zoo import embedding_sigma
-
-    options = {k: entropy_spec[k] for k in SPECTRUM_KEYS if k in entropy_spec}
-    if "sigma" in options:
-        options["sigma"] = embedding_sigma(options["sigma"], int(np.shape(Z)[1]))
-    spectra = epoch_spectra(Z, groups, device=device, **options)
-    dse, mi = epoch_measures(
-        spectra,
-        len(Z),
-        groups,
-        float(entropy_spec.get("t", 1.0)),
-        n_repetitions=int(entropy_spec.get("n_repetitions", 5)),
-        seed=int(entropy_spec.get("seed", 0)),
-    )
-    out = {"dse": dse}
-    for name, m in mi.items():
-        out[f"dsmi_z{name}"] = m.value
-        out[f"dsmi_z{name}_sd"] = m.sd
-    return out
+    return embedding_measures(Z, groups, device=device, **{k: entropy_spec[k] for k in (*SPECTRUM_KEYS, "t")})
 
 
 # --- initialisation study -------------------------------------------------------------------------
 
 
-def init_probe(arrays_path: str, samples_path: str, spec: Spec, out_path: str, device: str = "cpu") -> pd.DataFrame:
+def entropy_init_probe(*, arrays: str, samples: str, spec: Spec, device: str, initial: str) -> pd.DataFrame:
     """DSE and DSMI(Z; Y) at initialisation for every ``init_stds`` x ``seeds`` (step 1)."""
+    from ..entropy.tracking import groupings
     from ..runtime import resolve_device
     from ..training.classifier import train_classifier
     from .training import eval_positions, train_config
 
     device = resolve_device(device)
-    samples, y = _labelled(samples_path, spec.get("label", "label"))
-    arrays = io.load_tensor(arrays_path).numpy()
-    train, test = select_samples(samples, "train"), select_samples(samples, "test")
-    pos = eval_positions(samples, spec)
+    table, y = _labelled(samples, spec["label"])
+    X = io.load_tensor(arrays).numpy()
+    train, test = select_samples(table, "train"), select_samples(table, "test")
+    pos = eval_positions(table, spec)
     label_groups = groupings(y[pos])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,11 +82,11 @@ def init_probe(arrays_path: str, samples_path: str, spec: Spec, out_path: str, d
             for seed in spec["seeds"]:
                 config = train_config({**spec, "epochs": 0, "init_std": float(sigma)}, "supervised", seed)
                 res = train_classifier(
-                    arrays[train],
+                    X[train],
                     y[train],
-                    arrays[test],
+                    X[test],
                     y[test],
-                    arrays[pos],
+                    X[pos],
                     config,
                     f"{tmp}/s{sigma}-{seed}.pt",
                     device,
@@ -127,11 +108,9 @@ def init_probe(arrays_path: str, samples_path: str, spec: Spec, out_path: str, d
             logger.info(
                 "init_std %g: DSE at initialisation %.3f bits (seed %d)", sigma, rows[-1]["dse"], rows[-1]["seed"]
             )
-    table = pd.DataFrame(rows)
-    io.write_parquet(
-        table, out_path, metadata={"arch": spec.get("arch"), "dataset": spec["dataset"], "n_eval": len(pos)}
-    )
-    return table
+    result = pd.DataFrame(rows)
+    io.write_parquet(result, initial, metadata={"arch": spec["arch"], "dataset": spec["dataset"], "n_eval": len(pos)})
+    return result
 
 
 def chosen_init_std(initial_path: str, extreme: str) -> float:
@@ -144,47 +123,50 @@ def chosen_init_std(initial_path: str, extreme: str) -> float:
     return summary.lowest if extreme == "lowest" else summary.highest
 
 
-def init_train(
-    arrays_path: str,
-    samples_path: str,
-    initial_path: str,
+def entropy_init_train(
+    *,
+    arrays: str,
+    samples: str,
+    initial: str,
     spec: Spec,
     extreme: str,
     seed: int,
-    embeddings_out: str,
-    history_out: str,
-    device: str = "cpu",
+    embeddings: str,
+    history: str,
+    device: str,
 ) -> None:
     """Train from the extreme sigma of the probe (step 2)."""
-    from .training import train_run
+    from .training import train_classifier
 
-    sigma = chosen_init_std(initial_path, extreme)
+    sigma = chosen_init_std(initial, extreme)
     logger.info("training from the %s-DSE initialisation, init_std = %g", extreme, sigma)
-    train_run(
-        arrays_path,
-        samples_path,
-        {**spec, "init_std": sigma},
-        "supervised",
-        seed,
-        embeddings_out,
-        history_out,
+    train_classifier(
+        arrays=arrays,
+        samples=samples,
+        spec={**spec, "init_std": sigma},
+        mode="supervised",
+        seed=seed,
+        embeddings=embeddings,
+        history=history,
         device=device,
     )
 
 
-def init_summary(
-    initial_path: str,
+def entropy_init_summary(
+    *,
+    initial: str,
     runs: Sequence[Mapping[str, Any]],
     spec: Spec,
-    curves_out: str,
-    png_out: str,
-    dpi: int = 110,
-    device: str = "cpu",
+    curves: str,
+    png: str,
+    dpi: int,
+    device: str,
 ) -> pd.DataFrame:
     """Accuracy and DSE per epoch of the extreme runs, and the study's figure (step 3).
 
     ``runs``: dicts with extreme, seed, embeddings and history paths.
     """
+    from ..entropy.tracking import groupings
     from ..entropy.zoo import plot_initialisation
     from ..runtime import resolve_device
 
@@ -207,24 +189,41 @@ def init_summary(
             run["seed"],
             part["test_accuracy"].iloc[-1],
         )
-    curves = pd.concat(parts, ignore_index=True)
-    io.write_parquet(curves, curves_out, metadata={"entropy": dict(spec["entropy"])})
-    fig = plot_initialisation(io.read_parquet(initial_path), curves)
-    io.save_figure(fig, png_out, dpi=dpi)
-    return curves
+    table = pd.concat(parts, ignore_index=True)
+    io.write_parquet(table, curves, metadata={"entropy": dict(spec["entropy"])})
+    io.save_figure(plot_initialisation(io.read_parquet(initial), table), png, dpi=dpi)
+    return table
 
 
 # --- cross-model study ------------------------------------------------------------------------------
 
 
-def zoo_external(
-    arrays_path: str,
-    samples_path: str,
+def entropy_zoo_train(*, arrays: str, samples: str, spec: Spec, embeddings: str, history: str, device: str) -> None:
+    """Train one architecture x width of the zoo: a supervised run with the entry's ``seed``
+    (:func:`repgeo.stages.training.train_classifier`); its listed epochs are the zoo's models."""
+    from .training import train_classifier
+
+    train_classifier(
+        arrays=arrays,
+        samples=samples,
+        spec=spec,
+        mode="supervised",
+        seed=spec["seed"],
+        embeddings=embeddings,
+        history=history,
+        device=device,
+    )
+
+
+def entropy_zoo_external(
+    *,
+    arrays: str,
+    samples: str,
     spec: Spec,
     member: Mapping[str, Any],
-    embeddings_out: str,
-    history_out: str,
-    device: str = "cpu",
+    embeddings: str,
+    history: str,
+    device: str,
 ) -> None:
     """Embed the evaluation subset with a user's torchvision model and score it on the test split."""
     from ..runtime import resolve_device
@@ -232,12 +231,12 @@ def zoo_external(
     from .training import eval_positions
 
     device = resolve_device(device)
-    samples, y = _labelled(samples_path, spec.get("label", "label"))
-    arrays = io.load_tensor(arrays_path).numpy()
-    test, pos = select_samples(samples, "test"), eval_positions(samples, spec)
+    table, y = _labelled(samples, spec["label"])
+    X = io.load_tensor(arrays).numpy()
+    test, pos = select_samples(table, "test"), eval_positions(table, spec)
     model = load_torchvision_model(member["arch"], member["state_dict"], member.get("n_classes"))
-    Z = penultimate_embeddings(model, arrays[pos], device=device)
-    accuracy = predict_accuracy(model, arrays[test], y[test], device=device)
+    Z = penultimate_embeddings(model, X[pos], device=device)
+    accuracy = predict_accuracy(model, X[test], y[test], device=device)
     logger.info(
         "%s (%s, %s): test accuracy %.3f, embedding %d x %d",
         member["name"],
@@ -246,7 +245,7 @@ def zoo_external(
         accuracy,
         *Z.shape,
     )
-    io.save_tensor({"Z": np.asarray(Z, dtype=np.float32)[None], "positions": pos, "labels": y[pos]}, embeddings_out)
+    io.save_tensor({"Z": np.asarray(Z, dtype=np.float32)[None], "positions": pos, "labels": y[pos]}, embeddings)
     hist = pd.DataFrame(
         [
             {
@@ -262,38 +261,40 @@ def zoo_external(
     )
     io.write_parquet(
         hist,
-        history_out,
+        history,
         metadata={
             "config": {"arch": member["arch"], "state_dict": str(member["state_dict"])},
-            "eval_ids": samples["id"].iloc[pos].tolist(),
+            "eval_ids": table["id"].iloc[pos].tolist(),
         },
     )
 
 
-def zoo_table(
+def entropy_zoo_table(
+    *,
     members: Sequence[Mapping[str, Any]],
-    x_groups_path: str,
+    x_groups: str,
     spec: Spec,
-    models_out: str,
-    correlations_out: str,
-    device: str = "cpu",
+    models: str,
+    correlations: str,
+    device: str,
 ) -> pd.DataFrame:
     """Measures and accuracy of every zoo model, and their correlations.
 
     ``members``: dicts with member (name), model (architecture), width (None for external
     models), epochs (the epochs that count as models; None: the last), embeddings and history.
     """
-    from ..entropy.zoo import correlations, embedding_sigma
+    from ..entropy import zoo
+    from ..entropy.tracking import groupings
     from ..runtime import resolve_device
 
     device = resolve_device(device)
-    xg = io.read_parquet(x_groups_path)
+    xg = io.read_parquet(x_groups)
     rows = []
     t0 = time.perf_counter()
     for m in members:
         emb = io.load_tensor(m["embeddings"])
         if not np.array_equal(emb["positions"].numpy(), xg["position"].to_numpy()):
-            raise DataError(f"{m['embeddings']} tracks other samples than {x_groups_path}; rerun the zoo")
+            raise DataError(f"{m['embeddings']} tracks other samples than {x_groups}; rerun the zoo")
         labels = emb["labels"].numpy()
         groups = groupings(labels, xg["x_group"].to_numpy())
         hist = io.read_parquet(m["history"]).set_index("epoch")
@@ -308,15 +309,15 @@ def zoo_table(
                 "accuracy": float(hist.loc[epoch, "test_accuracy"]),
             }
             row["dim"] = int(Z.shape[1])
-            row["sigma"] = embedding_sigma(spec["entropy"].get("sigma", 10.0), row["dim"])
+            row["sigma"] = zoo.embedding_sigma(spec["entropy"]["sigma"], row["dim"])
             row.update(_measures(Z, groups, spec["entropy"], device))
             rows.append(row)
         logger.info("%s: %d model(s) measured (%.1f s so far)", m["member"], len(epochs), time.perf_counter() - t0)
     table = pd.DataFrame(rows)
     table["width"] = table["width"].astype("Int64")
-    corr = correlations(table)
-    io.write_parquet(table, models_out, metadata={"entropy": dict(spec["entropy"]), "dataset": spec["dataset"]})
-    io.write_parquet(corr, correlations_out)
+    corr = zoo.correlations(table)
+    io.write_parquet(table, models, metadata={"entropy": dict(spec["entropy"]), "dataset": spec["dataset"]})
+    io.write_parquet(corr, correlations)
     for _, r in corr.iterrows():
         logger.info(
             "%s vs accuracy over %d models: Pearson r = %.3f (p = %.2g), Spearman rho = %.3f (p = %.2g)",
@@ -330,9 +331,8 @@ def zoo_table(
     return table
 
 
-def zoo_figure(models_path: str, correlations_path: str, png_out: str, dpi: int = 110) -> None:
+def entropy_zoo_figure(*, models: str, correlations: str, png: str, dpi: int) -> None:
     """Figure 10: each measure against test accuracy across the zoo."""
     from ..entropy.zoo import plot_zoo
 
-    fig = plot_zoo(io.read_parquet(models_path), io.read_parquet(correlations_path))
-    io.save_figure(fig, png_out, dpi=dpi)
+    io.save_figure(plot_zoo(io.read_parquet(models), io.read_parquet(correlations)), png, dpi=dpi)

@@ -1,6 +1,10 @@
 """Generative branch: sliced generative autoencoders (Knop et al., "Sliced generative models"),
 their per-epoch evaluation and the Table-1-style comparison.
 
+Each stage is a function named after the rule of ``workflow/rules/generative.smk`` that calls it,
+with the rule's inputs, params and wildcards as keyword arguments and its outputs as
+``{output}_out``; it reads, calls the library (:mod:`repgeo.generative`), logs and writes.
+
 Artifacts under ``results/generative/{name}/``:
 
 - ``feature_net/model.pt`` and ``feature_net/history.parquet``: the classifier trained on the
@@ -67,16 +71,17 @@ def autoencoder_config(spec: Spec, model: str):
     """The :class:`~repgeo.generative.training.AutoencoderConfig` of one model of an entry."""
     from ..generative.training import AutoencoderConfig
 
-    cfg = AutoencoderConfig(model=model, **{k: spec[k] for k in TRAIN_KEYS if k in spec})
+    cfg = AutoencoderConfig(model=model, **{k: spec[k] for k in TRAIN_KEYS})
     cfg.validate()
     return cfg
 
 
 def eval_settings(spec: Spec):
+    """The :class:`~repgeo.generative.evaluation.EvalSettings` of an entry's ``evaluation``."""
     from ..generative.evaluation import EvalSettings
 
     known = {f.name for f in fields(EvalSettings)}
-    settings = EvalSettings(**{k: v for k, v in spec.get("evaluation", {}).items() if k in known})
+    settings = EvalSettings(**{k: v for k, v in spec["evaluation"].items() if k in known})
     settings.validate()
     return settings
 
@@ -84,29 +89,29 @@ def eval_settings(spec: Spec):
 # --- the feature network -------------------------------------------------------------------------
 
 
-def feature_net_run(
-    arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu"
+def generative_feature_net(
+    *, arrays: str, samples: str, spec: Spec, device: str = "cpu", model_out: str, history_out: str
 ) -> None:
     """Train the quality-feature classifier on the training split's ``label`` column; report its test accuracy."""
-    from ..training.classifier import TrainConfig, train_classifier
+    from ..generative.quality import feature_net_config, feature_net_version
+    from ..training.classifier import train_classifier
     from .training import checkpoint_name
 
-    samples, X = load_images(arrays_path, samples_path, "generative")
+    table, X = load_images(arrays, samples, "generative")
     net = dict(spec["feature_net"])
     label = net.pop("label")
-    if label not in samples.columns:
+    if label not in table.columns:
         raise DataError(
-            f"{samples_path} has no column {label!r} for the feature classifier; set feature_net.label to one of {list(samples.columns)}"
+            f"{samples} has no column {label!r} for the feature classifier; set feature_net.label to one of {list(table.columns)}"
         )
-    y = samples[label].to_numpy()
+    y = table[label].to_numpy()
     if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_)):
         raise DataError(
-            f"column {label!r} of {samples_path} is not integer class labels (dtype {y.dtype}); choose another feature_net.label"
+            f"column {label!r} of {samples} is not integer class labels (dtype {y.dtype}); choose another feature_net.label"
         )
     y = torch.as_tensor(y.astype(np.int64))
-    train, test = select_samples(samples, "train"), select_samples(samples, "test")
-    cfg = TrainConfig(mode="supervised", **net)
-    cfg.validate()
+    train, test = select_samples(table, "train"), select_samples(table, "test")
+    cfg = feature_net_config(**net)
     checkpoint = Path(model_out).parent / checkpoint_name(cfg)
     n_classes = int(y.max()) + 1
     logger.info(
@@ -121,7 +126,7 @@ def feature_net_run(
         X[train], y[train], X[test], y[test], X[test[:2]], cfg, checkpoint, device=device, n_classes=n_classes
     )
     state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
-    version = hashlib.sha256(b"".join(v.numpy().tobytes() for v in state.values())).hexdigest()[:12]
+    version = feature_net_version(state)
     accuracy = float(result.history[-1]["test_accuracy"])
     logger.info("feature classifier: test accuracy %.4f, version %s", accuracy, version)
     io.save_tensor(
@@ -156,21 +161,22 @@ def load_feature_net(path: str, device: str = "cpu"):
 # --- training ------------------------------------------------------------------------------------
 
 
-def train_run(
-    arrays_path: str,
-    samples_path: str,
+def generative_train(
+    *,
+    arrays: str,
+    samples: str,
     spec: Spec,
+    device: str = "cpu",
     model: str,
     snapshots_out: str,
     history_out: str,
-    device: str = "cpu",
 ) -> None:
     """Train one model of an entry on the training split; write its snapshots and history (module docstring)."""
     from ..generative.training import load_snapshot, run_identity, train_autoencoder
 
-    samples, X = load_images(arrays_path, samples_path, "generative")
+    table, X = load_images(arrays, samples, "generative")
     cfg = autoencoder_config(spec, model)
-    X_train = split_images(samples, X, "train", samples_path)
+    X_train = split_images(table, X, "train", samples)
     work = Path(snapshots_out).parent / f"work-{_digest(run_identity(cfg))}"
     logger.info(
         "%s (%s, latent %d): %d epochs on %d training images %s, batch %d, lr %g, %s cost, K = %d; state in %s",
@@ -211,34 +217,28 @@ def load_snapshots(path: str, device: str = "cpu"):
 # --- evaluation ----------------------------------------------------------------------------------
 
 
-def _feature_nets(feature_net_path: str, spec: Spec, device: str):
+def generative_evaluate(
+    *,
+    arrays: str,
+    samples: str,
+    snapshots: str,
+    feature_net: str,
+    spec: Spec,
+    device: str = "cpu",
+    metrics_out: str,
+) -> None:
+    """Every metric of :mod:`repgeo.generative.evaluation` at every snapshot of one model (FID and
+    KID in Inception features too when ``evaluation.inception_weights`` names a weights file)."""
+    from ..generative.evaluation import evaluate_epoch
     from ..generative.quality import inception_feature_net
 
-    net, accuracy, version = load_feature_net(feature_net_path, device)
-    nets = [net]
-    weights = spec.get("evaluation", {}).get("inception_weights")
-    if weights:
-        nets.append(inception_feature_net(weights).to(device))
-    return nets, accuracy, version
-
-
-def evaluate_run(
-    snapshots_path: str,
-    arrays_path: str,
-    samples_path: str,
-    feature_net_path: str,
-    spec: Spec,
-    metrics_out: str,
-    device: str = "cpu",
-) -> None:
-    """Every metric of :mod:`repgeo.generative.evaluation` at every snapshot of one model."""
-    from ..generative.evaluation import evaluate_epoch
-
-    samples, X = load_images(arrays_path, samples_path, "generative")
-    X_test = split_images(samples, X, "test", samples_path)
-    cfg, models = load_snapshots(snapshots_path, device)
+    table, X = load_images(arrays, samples, "generative")
+    X_test = split_images(table, X, "test", samples)
+    cfg, models = load_snapshots(snapshots, device)
     settings = eval_settings(spec)
-    nets, accuracy, version = _feature_nets(feature_net_path, spec, device)
+    net, accuracy, version = load_feature_net(feature_net, device)
+    weights = spec["evaluation"]["inception_weights"]
+    nets = [net] + ([inception_feature_net(weights).to(device)] if weights else [])
     real = {net.name: net.features(X_test, device=device) for net in nets}
     rows = []
     for epoch, net in models.items():
@@ -259,7 +259,7 @@ def evaluate_run(
         metrics_out,
         metadata={
             "config": cfg.to_dict(),
-            "evaluation": dict(spec.get("evaluation", {})),
+            "evaluation": dict(spec["evaluation"]),
             "feature_net_version": version,
         },
     )
@@ -268,81 +268,64 @@ def evaluate_run(
 # --- tables and figures --------------------------------------------------------------------------
 
 
-TABLE_METRICS = (
-    "reconstruction_error",
-    "mardia_skewness",
-    "mardia_kurtosis",
-    "mardia_kurtosis_normalised",
-    "mardia_test_skewness_p",
-    "mardia_test_kurtosis_p",
-    "sw_latent",
-    "cw_latent",
-    "fd_classifier",
-    "kid_classifier",
-    "sw_pixels",
-    "fid",
-    "kid_inception",
-)
-
-
-def tables_run(
-    name: str,
-    dataset: str,
-    metrics_paths: Sequence[str],
-    snapshots_paths: Sequence[str],
-    arrays_path: str,
-    samples_path: str,
+def generative_tables(
+    *,
+    arrays: str,
+    samples: str,
+    metrics: Sequence[str],
+    snapshots: Sequence[str],
     spec: Spec,
-    outputs: Mapping[str, str],
+    dataset: str,
     dpi: int,
+    name: str,
+    curves_out: str,
+    table_out: str,
+    curves_png_out: str,
+    table_html_out: str,
+    reconstructions_out: str,
+    samples_out: str,
+    interpolations_out: str,
 ) -> None:
     """Curves and Table 1 over the entry's models, and the image sheets of their last epoch."""
-    from ..generative.evaluation import decode, encode, interpolations, prior_codes
-    from ..generative.figures import image_sheets, plot_curves, reconstruction_rows, table_html
+    from ..generative.evaluation import last_epochs
+    from ..generative.figures import (
+        SHEET_TITLES,
+        TABLE_METRICS,
+        image_sheets,
+        plot_curves,
+        sheet_images,
+        sheet_picks,
+        sheet_rows,
+        table_html,
+        table_note,
+    )
 
-    curves = pd.concat([io.read_parquet(p) for p in metrics_paths], ignore_index=True)
+    curves = pd.concat([io.read_parquet(p) for p in metrics], ignore_index=True)
     curves.insert(0, "dataset", dataset)
-    io.write_parquet(curves, outputs["curves"])
-    io.save_figure(plot_curves(curves, f"{name}: metrics over training"), outputs["curves_png"], dpi=dpi)
-    last = curves.loc[curves.groupby("model", sort=False)["epoch"].idxmax()].reset_index(drop=True)
-    io.write_parquet(last, outputs["table"])
-    version = ", ".join(sorted(set(last["feature_net_version"])))
-    note = (
-        f"Last epoch of every model on {dataset} ({int(last['n_test'].iloc[0])} test images). fd_/kid_classifier: Fréchet and kernel "
-        f"distances in the features of a classifier trained in this workflow (test accuracy {last['feature_net_accuracy'].iloc[0]:.3f}, "
-        f"version {version}); these are not FID. Mardia statistics are measured against N(0, I) (targets 0 and 0); "
-        "mardia_test_*_p are the p-values of the standardised Mardia test."
-    )
+    io.write_parquet(curves, curves_out)
+    io.save_figure(plot_curves(curves, f"{name}: metrics over training"), curves_png_out, dpi=dpi)
+    last = last_epochs(curves)
+    io.write_parquet(last, table_out)
     io.write_text(
-        table_html(last, ["latent_dim", *TABLE_METRICS], f"{name}: sliced generative autoencoders", note),
-        outputs["table_html"],
+        table_html(last, ["latent_dim", *TABLE_METRICS], f"{name}: sliced generative autoencoders", table_note(last, dataset)),
+        table_html_out,
     )
 
-    samples, X = load_images(arrays_path, samples_path, "generative")
-    X_test = split_images(samples, X, "test", samples_path)
+    table, X = load_images(arrays, samples, "generative")
+    X_test = split_images(table, X, "test", samples)
     sheets = spec["sheets"]
-    cols, rows = int(sheets["columns"]), int(sheets["rows"])
-    rng = np.random.default_rng(int(sheets["seed"]))
-    pick = torch.as_tensor(rng.choice(len(X_test), size=min(len(X_test), cols * rows), replace=False))
-    recon, generated, interp = {}, {}, {}
-    for path in snapshots_paths:
+    rows, columns, seed = int(sheets["rows"]), int(sheets["columns"]), int(sheets["seed"])
+    pick = sheet_picks(len(X_test), rows, columns, seed)
+    images: dict[str, dict[str, np.ndarray]] = {key: {} for key in SHEET_TITLES}
+    for path in snapshots:
         cfg, models = load_snapshots(path)
-        model = models[max(models)]
-        originals = X_test[pick[: (rows // 2) * cols]]
-        recon[cfg.model] = reconstruction_rows(originals.numpy(), decode(model, encode(model, originals)).numpy(), cols)
-        generated[cfg.model] = decode(model, prior_codes(rows * cols, model.latent_dim, int(sheets["seed"]))).numpy()
-        a, b = (
-            X_test[pick[:rows]],
-            X_test[pick[rows : 2 * rows]] if len(pick) >= 2 * rows else X_test[pick[:rows].flip(0)],
-        )
-        interp[cfg.model] = interpolations(model, a, b, cols).reshape(-1, *model.image_shape).numpy()
-    for key, sheet, title in (
-        ("reconstructions", recon, "test images (odd rows) and their reconstructions (even rows)"),
-        ("samples", generated, "decoded samples of N(0, I)"),
-        ("interpolations", interp, "decoded linear interpolations between the codes of two test images"),
+        for key, sheet in sheet_images(models[max(models)], X_test, pick, rows=rows, columns=columns, seed=seed).items():
+            images[key][cfg.model] = sheet
+    for key, out in (
+        ("reconstructions", reconstructions_out),
+        ("samples", samples_out),
+        ("interpolations", interpolations_out),
     ):
         io.save_figure(
-            image_sheets(sheet, rows if key != "reconstructions" else 2 * (rows // 2), cols, f"{name}: {title}"),
-            outputs[key],
-            dpi=dpi,
+            image_sheets(images[key], sheet_rows(key, rows), columns, f"{name}: {SHEET_TITLES[key]}"), out, dpi=dpi
         )

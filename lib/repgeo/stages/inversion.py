@@ -1,9 +1,10 @@
 """Inversion branch: what does a layer still know about its input image?
 
-The stages of the branch (seed "Deep Restoration", building on Mahendran & Vedaldi CVPR 2015 /
+The stages of the branch (the "Deep Restoration" study, building on Mahendran & Vedaldi CVPR 2015 /
 IJCV 2016, Dosovitskiy & Brox CVPR 2016, Hyvarinen 2005 and Roth & Black 2005), each a function
-that reads and writes files, called by one rule of ``workflow/rules/inversion.smk``. Artifacts
-under ``results/inversion/{name}/``:
+named after the rule of ``workflow/rules/inversion.smk`` that calls it, with the rule's inputs,
+params and wildcards as keyword arguments and its outputs as ``{output}_out``. They read, call the
+library (:mod:`repgeo.inversion`), log and write. Artifacts under ``results/inversion/{name}/``:
 
 - ``network.pt``, ``network_history.parquet``: the network to invert, trained on the dataset's
   training split (:func:`repgeo.inversion.networks.train_network`) or loaded from a torchvision
@@ -12,20 +13,21 @@ under ``results/inversion/{name}/``:
   interior and border, rank, conditioning; :func:`~repgeo.inversion.feature_stats.covariance_summary`),
   ``statistics/{layer}_sparsity.parquet`` (per channel and overall), ``statistics/{layer}.png``
   (heat maps of the covariance, its block-Toeplitz approximation, the regularised inverse and the
-  mean Gram matrix: seed Figure 4);
+  mean Gram matrix: the study's Figure 4);
 - ``inverters/{regime}/{layer}.pt`` and ``..._history.parquet``: the inverting stack of one regime
   (separate, joint, end_to_end) from one layer; ``inverters.parquet`` (per held-out image, regime
   and layer: mse, baseline_mse of the mean training image, psnr, ssim) and ``inverters.png``
-  (originals, reconstructions and the seed's two error images);
+  (originals, reconstructions and the study's two error images);
 - ``priors/{expert}.pt``, ``..._history.parquet``, ``priors/{expert}.png``: the score-matching
-  patch prior (ica: -log cosh; student_t: fields of experts) and its filter sheet (seed Figure 8);
-  ``priors/{expert}/{layer}.pt`` and ``_history.parquet``: the same prior on feature-map patches of
-  a layer (all channels), used as a feature-map prior by the ``*_features`` pre-image methods;
+  patch prior (ica: -log cosh; student_t: fields of experts) and its filter sheet (the study's
+  Figure 8); ``priors/{expert}/{layer}.pt`` and ``_history.parquet``: the same prior on
+  feature-map patches of a layer (all channels), used as a feature-map prior by the ``*_features``
+  pre-image methods;
 - ``preimages/{method}/{layer}.pt`` (the pre-images in [0, 1]), ``.parquet`` (per image: normalised
   representation error and its square root, mse, psnr, ssim, the weight used) and
   ``_search.parquet`` (the weight search of a learned prior on held-out images);
 - ``comparison.parquet`` / ``comparison.png`` (mean metrics per layer and method: hand-made prior,
-  learned priors and the trained inverters) and ``preimages.png`` (seed Figures 5-7, 9, 10).
+  learned priors and the trained inverters) and ``preimages.png`` (the study's Figures 5-7, 9, 10).
 """
 
 from __future__ import annotations
@@ -46,10 +48,6 @@ logger = logging.getLogger("repgeo")
 
 Spec = Mapping[str, Any]
 
-# The weight search ranks candidate prior weights by the mean SSIM of the held-out pre-images:
-# pixel MSE favours blur at deeper layers, where pre-images are not expected to match pixels.
-SEARCH_CRITERION = "ssim"
-
 
 def _held_out(samples: pd.DataFrame, X: torch.Tensor, path: str, start: int, count: int, seed: int) -> torch.Tensor:
     """``count`` test images from position ``start`` of a seeded permutation of the test split."""
@@ -62,43 +60,35 @@ def _held_out(samples: pd.DataFrame, X: torch.Tensor, path: str, start: int, cou
     return test[order[start : start + count]]
 
 
-def data_weight(spec: Spec, layer: str) -> float:
-    """The data-term weight C for ``layer``: ``preimage.C`` if set, else M&V's per-layer value for
-    the entry's architecture (Mahendran & Vedaldi, IJCV 2016, section 5;
-    :func:`repgeo.inversion.preimage.mv_data_weight`)."""
-    from ..inversion.preimage import mv_data_weight
+def _network(path: str, device: str = "cpu"):
+    from ..inversion.networks import load_network
 
-    c = spec["preimage"].get("C")
-    if c is not None:
-        return float(c)
-    return mv_data_weight(layer, spec.get("arch"))
+    return load_network(path, device=device)
 
 
 # --- the network ---------------------------------------------------------------------------------
 
 
-def network_run(
-    arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu"
+def inversion_network(
+    *, arrays: str, samples: str, spec: Spec, device: str = "cpu", model_out: str, history_out: str
 ) -> None:
     """Train the network to invert on the training split (or load the user's torchvision weights); report accuracy."""
     from ..inversion.networks import build_network, load_torchvision_weights, save_network, train_network
 
-    samples, X = load_images(arrays_path, samples_path, "inversion")
+    table, X = load_images(arrays, samples, "inversion")
     label = spec["label"]
-    if label not in samples.columns:
-        raise DataError(
-            f"{samples_path} has no column {label!r}; set the entry's label to one of {list(samples.columns)}"
-        )
-    y = samples[label].to_numpy()
+    if label not in table.columns:
+        raise DataError(f"{samples} has no column {label!r}; set the entry's label to one of {list(table.columns)}")
+    y = table[label].to_numpy()
     if np.issubdtype(y.dtype, np.bool_):  # a CelebA attribute: classes 0 and 1
         y = y.astype(np.int64)
     if not np.issubdtype(y.dtype, np.integer):
         raise DataError(
-            f"column {label!r} of {samples_path} is not integer or boolean class labels (dtype {y.dtype}); choose another label"
+            f"column {label!r} of {samples} is not integer or boolean class labels (dtype {y.dtype}); choose another label"
         )
-    train, test = select_samples(samples, "train"), select_samples(samples, "test")
+    train, test = select_samples(table, "train"), select_samples(table, "test")
     image_size = tuple(int(s) for s in X.shape[2:])
-    if spec.get("weights"):
+    if spec["weights"]:
         net = load_torchvision_weights(
             spec["arch"], spec["weights"], in_channels=int(X.shape[1]), image_size=image_size, lrn=spec["lrn"]
         )
@@ -139,41 +129,39 @@ def network_run(
     io.write_parquet(history, history_out, metadata={"arch": spec["arch"], **meta})
 
 
-def _network(path: str, device: str = "cpu"):
-    from ..inversion.networks import load_network
-
-    return load_network(path, device=device)
-
-
 # --- feature-map statistics ----------------------------------------------------------------------
 
 
-def statistics_run(
-    arrays_path: str,
-    samples_path: str,
-    network_path: str,
+def inversion_statistics(
+    *,
+    arrays: str,
+    samples: str,
+    network: str,
     spec: Spec,
+    dpi: int,
     layer: str,
     table_out: str,
     sparsity_out: str,
     figure_out: str,
-    dpi: int = 110,
 ) -> None:
-    """Covariance, regularised inverse, Toeplitz closeness, Gram matrices and sparsity of ``layer`` (seed 4.1)."""
-    from ..inversion.feature_stats import covariance_statistics, gram_matrices, sparsity
+    """Covariance, regularised inverse, Toeplitz closeness, Gram matrices and sparsity of ``layer``
+    (the "Deep Restoration" study, section 4.1)."""
+    from ..inversion.feature_stats import covariance_statistics, gram_matrices, sparsity, statistics_grid
     from ..inversion.figures import plot_feature_statistics
+    from ..inversion.networks import layer_features
 
     stats_spec = spec["statistics"]
-    samples, X = load_images(arrays_path, samples_path, "inversion")
-    test = split_images(samples, X, "test", samples_path)[: stats_spec["n_images"]]
-    net = _network(network_path)
-    F = _features(net, test, layer)
+    table, X = load_images(arrays, samples, "inversion")
+    test = split_images(table, X, "test", samples)[: stats_spec["n_images"]]
+    net = _network(network)
+    F = layer_features(net, test, layer)
     if F.ndim != 4:
         raise ValueError(
             f"layer {layer!r} gives vectors of shape {tuple(F.shape[1:])}; feature-map statistics need a convolutional layer (conv, relu, norm, pool)"
         )
-    border = stats_spec["border"] if stats_spec["border"] is not None else default_border(*net.receptive_field(layer))
-    channels = list(range(min(stats_spec["channels"], F.shape[1])))
+    channels, border = statistics_grid(
+        F.shape[1], net.receptive_field(layer), channels=stats_spec["channels"], border=stats_spec["border"]
+    )
     logger.info(
         "%s: %d images, maps %s, covariance over channels %s (d = %d), border %d",
         layer,
@@ -184,8 +172,7 @@ def statistics_run(
         border,
     )
     result = covariance_statistics(F, channels=channels, shrinkage=stats_spec["shrinkage"], border=border)
-    table = result.summary(layer)
-    io.write_parquet(table, table_out, metadata={"layer": layer, "channels": channels})
+    io.write_parquet(result.summary(layer), table_out, metadata={"layer": layer, "channels": channels})
     sp = sparsity(F)
     sp.insert(0, "layer", layer)
     io.write_parquet(sp, sparsity_out, metadata={"layer": layer})
@@ -195,70 +182,33 @@ def statistics_run(
     )
 
 
-def default_border(size: int, stride: int) -> int:
-    """Map positions counted as border: those whose receptive field (``size`` input pixels, one map
-    step = ``stride`` pixels) can reach past the image edge, ceil((size - stride) / (2 stride)), at least 1."""
-    return max(1, -(-(size - stride) // (2 * stride)))
-
-
-def _features(net, X: torch.Tensor, layer: str, batch_size: int = 256) -> np.ndarray:
-    with torch.no_grad():
-        return torch.cat([net.features(X[i : i + batch_size], layer) for i in range(0, len(X), batch_size)]).numpy()
-
-
 # --- modular inverting networks ------------------------------------------------------------------
 
 
-def _forward_blocks(net, layer: str):
-    from ..inversion.inverters import ForwardBlock
-
-    blocks = net.blocks(upto=layer)
-    fc = [b.name for b in blocks if b.kind == "fc"]
-    if fc:
-        raise ValueError(
-            f"inverters undo convolution, pooling and LRN blocks; {layer!r} lies beyond the fully connected block(s) {fc}: invert a layer up to pool5"
-        )
-    return [ForwardBlock(b.name, b.module, b.in_shape, b.out_shape, b.kind) for b in blocks]
-
-
-def _unprocess(net, image_size: Sequence[int], channels: int):
-    """Preprocessed network input -> [0, 1]-unit images of the dataset's size and channels (not clipped)."""
-
-    def unprocess(p: torch.Tensor) -> torch.Tensor:
-        x = p * net.std + net.mean
-        if tuple(x.shape[2:]) != tuple(image_size):
-            x = torch.nn.functional.interpolate(
-                x, size=tuple(image_size), mode="bilinear", align_corners=False, antialias=True
-            )
-        if x.shape[1] != channels:  # grey images repeated over RGB for alexnet / vgg16
-            x = x.mean(dim=1, keepdim=True)
-        return x
-
-    return unprocess
-
-
-def inverter_run(
-    arrays_path: str,
-    samples_path: str,
-    network_path: str,
+def inversion_inverter(
+    *,
+    arrays: str,
+    samples: str,
+    network: str,
     spec: Spec,
+    device: str = "cpu",
     regime: str,
     layer: str,
     model_out: str,
     history_out: str,
-    device: str = "cpu",
 ) -> None:
-    """Train the inverting stack of ``regime`` from ``layer`` to the image on the training split (seed 3.2)."""
-    from ..inversion.inverters import train_end_to_end, train_joint, train_separate
+    """Train the inverting stack of ``regime`` from ``layer`` to the image on the training split
+    (the "Deep Restoration" study, section 3.2)."""
+    from ..inversion.inverters import network_blocks, train_end_to_end, train_joint, train_separate
+    from ..inversion.networks import preprocess_images
 
     trainers = {"separate": train_separate, "joint": train_joint, "end_to_end": train_end_to_end}
     inv = spec["inverters"]
-    samples, X = load_images(arrays_path, samples_path, "inversion")
-    train = split_images(samples, X, "train", samples_path)
-    net = _network(network_path, device)
-    blocks = _forward_blocks(net, layer)
-    with torch.no_grad():
-        Xp = torch.cat([net.preprocess(train[i : i + 512].to(device)) for i in range(0, len(train), 512)])
+    table, X = load_images(arrays, samples, "inversion")
+    train = split_images(table, X, "train", samples)
+    net = _network(network, device)
+    blocks = network_blocks(net, layer)
+    Xp = preprocess_images(net, train, device=device)
     logger.info(
         "%s inverter from %s: %d blocks %s, %d training images, %s variant, %d epochs",
         regime,
@@ -299,48 +249,56 @@ def inverter_run(
     io.write_parquet(result.history, history_out, metadata=settings)
 
 
-def _load_inverter(path: str, net, layer: str):
+def _load_inverter(path: str, blocks):
     from ..inversion.inverters import inverter_stack
 
     state = io.load_tensor(path)
     s = state["settings"]
-    stack = inverter_stack(_forward_blocks(net, layer), variant=s["variant"], seed=s["seed"])
+    stack = inverter_stack(blocks, variant=s["variant"], seed=s["seed"])
     stack.load_state_dict(state["state_dict"])
     return stack.eval()
 
 
-def inverter_tables_run(
-    arrays_path: str,
-    samples_path: str,
-    network_path: str,
+def inversion_inverter_tables(
+    *,
+    arrays: str,
+    samples: str,
+    network: str,
+    inverters: Mapping[tuple[str, str], str],
     spec: Spec,
-    inverter_paths: Mapping[tuple[str, str], str],
+    dpi: int,
     table_out: str,
     figure_out: str,
-    dpi: int = 110,
 ) -> None:
-    """Reconstructions of held-out images from every layer by every regime: metrics table and sheets."""
+    """Reconstructions of held-out images from every layer by every regime (``inverters``:
+    {(regime, layer): file}): metrics table and sheets."""
     from ..inversion.figures import plot_inverter_sheets
-    from ..inversion.inverters import absolute_error_image, inversion_metrics, reconstruct, signed_error_image
-    from ..inversion.metrics import image_metrics
+    from ..inversion.inverters import held_out_reconstructions, network_blocks
+    from ..inversion.networks import unpreprocess
 
-    samples, X = load_images(arrays_path, samples_path, "inversion")
-    train = split_images(samples, X, "train", samples_path)
-    test = split_images(samples, X, "test", samples_path)
-    net = _network(network_path)
+    table, X = load_images(arrays, samples, "inversion")
+    train = split_images(table, X, "train", samples)
+    test = split_images(table, X, "test", samples)
+    net = _network(network)
     mean_image = train.mean(dim=0)
-    unprocess = _unprocess(net, X.shape[2:], X.shape[1])
+    unprocess = unpreprocess(net, X.shape[2:], X.shape[1])
     with torch.no_grad():
         Xp = net.preprocess(test)
     frames, sheets = [], {}
     show = min(spec["inverters"]["n_show"], len(test))
-    for (regime, layer), path in inverter_paths.items():
-        blocks = _forward_blocks(net, layer)
-        x_hat = reconstruct(_load_inverter(path, net, layer), blocks, Xp, unprocess=unprocess)
-        m = inversion_metrics(test, x_hat, mean_image).to_frame(regime=regime, layer=layer)
-        clipped = x_hat.clamp(0, 1)
-        q = image_metrics(clipped, test)
-        m["psnr"], m["ssim"] = q["psnr"].to_numpy(), q["ssim"].to_numpy()
+    for (regime, layer), path in inverters.items():
+        blocks = network_blocks(net, layer)
+        m, sheets[(layer, regime)] = held_out_reconstructions(
+            _load_inverter(path, blocks),
+            blocks,
+            Xp,
+            test,
+            mean_image,
+            unprocess=unprocess,
+            n_show=show,
+            regime=regime,
+            layer=layer,
+        )
         frames.append(m)
         logger.info(
             "%s from %s: mse %.5f (mean image %.5f), ssim %.3f",
@@ -350,46 +308,13 @@ def inverter_tables_run(
             m["baseline_mse"].mean(),
             m["ssim"].mean(),
         )
-        shown = clipped[:show]
-        sheets[(layer, regime)] = (
-            shown,
-            signed_error_image(test[:show], shown),
-            absolute_error_image(test[:show], shown),
-        )
-    table = pd.concat(frames, ignore_index=True)
-    io.write_parquet(table, table_out, metadata={"n_test": len(test)})
+    io.write_parquet(pd.concat(frames, ignore_index=True), table_out, metadata={"n_test": len(test)})
     io.save_figure(
         plot_inverter_sheets(test[:show], sheets, f"{spec['arch']}: inverters on held-out images"), figure_out, dpi=dpi
     )
 
 
 # --- learned patch priors ------------------------------------------------------------------------
-
-
-def _fit_prior(maps: torch.Tensor, expert: str, p: Spec, size: int, components: int | None, remove_dc: bool, what: str):
-    """Patches of ``maps`` (N x C x H x W), whitened, then a score-matching prior of ``expert`` fitted on them."""
-    from ..inversion.patches import extract_patches, fit_whitening
-    from ..inversion.priors import fit_score_matching
-
-    patches = extract_patches(maps, size, p["n_patches"], seed=p["seed"])
-    whitening = fit_whitening(patches, n_components=components, remove_dc=remove_dc)
-    Z = whitening.transform(patches)
-    n_filters = max(1, round(p["overcompleteness"] * whitening.n_components))
-    logger.info(
-        "%s prior on %s: %d patches %dx%dx%d, %d whitened dimensions, %d filters, %d steps",
-        expert, what, len(patches), maps.shape[1], size, size, whitening.n_components, n_filters, p["steps"],
-    )  # fmt: skip
-    return fit_score_matching(
-        Z,
-        n_filters=n_filters,
-        expert=expert,
-        steps=p["steps"],
-        lr=p["lr"],
-        batch_size=min(p["batch_size"], len(Z)),
-        seed=p["seed"],
-        whitening=whitening,
-        logger=logger,
-    )
 
 
 def _write_prior(prior, prior_out: str, state: dict, history_out: str, labels: dict) -> None:
@@ -401,23 +326,40 @@ def _write_prior(prior, prior_out: str, state: dict, history_out: str, labels: d
     io.write_parquet(history, history_out, metadata={**labels, "converged": bool(prior.converged)})
 
 
-def prior_run(
-    arrays_path: str,
-    samples_path: str,
+def _prior_settings(p: Spec) -> dict[str, Any]:
+    """The settings of :func:`repgeo.inversion.priors.fit_patch_prior` shared by image and feature-map priors."""
+    return {k: p[k] for k in ("n_patches", "overcompleteness", "steps", "lr", "batch_size", "seed")}
+
+
+def inversion_prior(
+    *,
+    arrays: str,
+    samples: str,
     spec: Spec,
+    dpi: int,
     expert: str,
     prior_out: str,
     history_out: str,
     figure_out: str,
-    dpi: int = 110,
 ) -> None:
-    """Fit a score-matching patch prior (ica or student_t) on whitened patches of the training images (seed 3.4.2-3.4.3)."""
+    """Fit a score-matching patch prior (ica or student_t) on whitened patches of the training images
+    (the "Deep Restoration" study, sections 3.4.2-3.4.3)."""
     from ..inversion.figures import plot_filter_sheet
+    from ..inversion.priors import fit_patch_prior
 
     p = spec["priors"]
-    samples, X = load_images(arrays_path, samples_path, "inversion")
-    train = split_images(samples, X, "train", samples_path).double()
-    prior = _fit_prior(train, expert, p, p["patch_size"], p["components"], True, "images")
+    table, X = load_images(arrays, samples, "inversion")
+    train = split_images(table, X, "train", samples).double()
+    prior = fit_patch_prior(
+        train,
+        expert=expert,
+        size=p["patch_size"],
+        components=p["components"],
+        remove_dc=True,
+        **_prior_settings(p),
+        what="images",
+        logger=logger,
+    )
     _write_prior(
         prior, prior_out, {"channels": int(X.shape[1]), "patch_size": p["patch_size"]}, history_out, {"expert": expert}
     )
@@ -438,28 +380,42 @@ def _load_prior(path: str):
     return PatchPrior.from_dict(io.load_tensor(path)["prior"])
 
 
-def feature_prior_run(
-    arrays_path: str,
-    samples_path: str,
-    network_path: str,
+def inversion_feature_prior(
+    *,
+    arrays: str,
+    samples: str,
+    network: str,
     spec: Spec,
     expert: str,
     layer: str,
     prior_out: str,
     history_out: str,
 ) -> None:
-    """Fit a score-matching prior on patches of ``layer``'s feature maps of the training images, all channels
-    included (seed 5.1: feature-map priors used at intermediate layers)."""
+    """Fit a score-matching prior on patches of ``layer``'s feature maps of the training images, all
+    channels included (the "Deep Restoration" study, section 5.1: feature-map priors used at
+    intermediate layers)."""
+    from ..inversion.networks import layer_features
+    from ..inversion.priors import fit_patch_prior
+
     p = spec["priors"]
-    samples, X = load_images(arrays_path, samples_path, "inversion")
-    train = split_images(samples, X, "train", samples_path)
-    F = torch.as_tensor(_features(_network(network_path), train, layer)).double()
+    table, X = load_images(arrays, samples, "inversion")
+    train = split_images(table, X, "train", samples)
+    F = torch.as_tensor(layer_features(_network(network), train, layer)).double()
     if F.ndim != 4:
         raise ValueError(
             f"layer {layer!r} gives vectors; feature-map priors need a layer with maps (conv, relu, norm, pool)"
         )
     # Channels of a feature map are different quantities: no per-patch mean over them is removed.
-    prior = _fit_prior(F, expert, p, p["feature_patch_size"], p["feature_components"], False, f"{layer} maps")
+    prior = fit_patch_prior(
+        F,
+        expert=expert,
+        size=p["feature_patch_size"],
+        components=p["feature_components"],
+        remove_dc=False,
+        **_prior_settings(p),
+        what=f"{layer} maps",
+        logger=logger,
+    )
     state = {"layer": layer, "channels": int(F.shape[1]), "patch_size": p["feature_patch_size"]}
     _write_prior(prior, prior_out, state, history_out, {"expert": expert, "layer": layer})
 
@@ -472,12 +428,25 @@ def method_expert(method: str) -> str | None:
     return None if method == "tv" else method.removesuffix("_features")
 
 
-def preimage_run(
-    arrays_path: str, samples_path: str, network_path: str, spec: Spec, method: str, layer: str,
-    images_out: str, table_out: str, search_out: str, image_prior: str | None = None,
-    feature_priors: Mapping[str, str] | None = None, image_search: str | None = None, device: str = "cpu",
-) -> None:  # fmt: skip
-    """Pre-images of held-out images at ``layer`` (Mahendran & Vedaldi 2016) with one prior method.
+def inversion_preimage(
+    *,
+    arrays: str,
+    samples: str,
+    network: str,
+    image_prior: str | None = None,
+    feature_priors: Mapping[str, str] | None = None,
+    image_search: str | None = None,
+    spec: Spec,
+    device: str = "cpu",
+    method: str,
+    layer: str,
+    images_out: str,
+    table_out: str,
+    search_out: str,
+) -> None:
+    """Pre-images of held-out images at ``layer`` with one prior method
+    (:func:`repgeo.inversion.preimage.layer_preimages`: Mahendran & Vedaldi 2016 with the learned
+    priors of the "Deep Restoration" study).
 
     ``tv``: the alpha-norm and TV^beta of M&V. ``ica`` / ``student_t``: the alpha-norm and the learned
     image prior ``image_prior`` in place of TV, its weight chosen from ``weight_grid`` on other held-out
@@ -486,103 +455,52 @@ def preimage_run(
     ``feature_priors`` ({layer: file}, the configured feature layers before ``layer``) on the maps of
     the current image, with one weight searched the same way.
     """
-    from ..inversion.metrics import image_metrics, representation_error
-    from ..inversion.preimage import PreimageConfig, image_to_mv_units, mv_units_to_image, preimage, select_prior_weight
-    from ..inversion.priors import image_energy
+    from ..inversion.preimage import SEARCH_CRITERION, data_weight, layer_preimages
 
     pre = spec["preimage"]
-    samples, X = load_images(arrays_path, samples_path, "inversion")
-    images = _held_out(samples, X, samples_path, 0, pre["n_images"], pre["seed"])
-    search = _held_out(samples, X, samples_path, pre["n_images"], pre["search_images"], pre["seed"])
-    net = _network(network_path, device)
-    for param in net.parameters():
-        param.requires_grad_(False)
-    mean255 = (
-        (net.mean.flatten() * 255.0).tolist()
-        if X.shape[1] == net.mean.numel()
-        else [float(net.mean.mean()) * 255.0] * X.shape[1]
-    )
-    _, stride = net.receptive_field(layer)
-    stride_px = max(1, round(stride / (net.input_size[0] / X.shape[2])))
-
-    def phi(x: torch.Tensor) -> torch.Tensor:
-        return net.features(mv_units_to_image(x, mean255), layer)
-
-    config = PreimageConfig(
-        C=data_weight(spec, layer),
+    table, X = load_images(arrays, samples, "inversion")
+    images = _held_out(table, X, samples, 0, pre["n_images"], pre["seed"])
+    search = _held_out(table, X, samples, pre["n_images"], pre["search_images"], pre["seed"])
+    net = _network(network, device)
+    image_weight = None
+    if image_search is not None:
+        chosen = io.read_parquet(image_search)
+        image_weight = float(chosen.loc[chosen["selected"], "weight"].iloc[0])
+    problem = layer_preimages(
+        net,
+        layer,
+        channels=X.shape[1],
+        image_height=X.shape[2],
+        C=data_weight(layer, arch=net.arch, C=pre["C"]),
         optimiser=pre["optimiser"],
-        iterations=tuple(pre["iterations"]),
-        lambda_tv=0.0 if method != "tv" else None,
+        iterations=pre["iterations"],
+        tv=method == "tv",
+        expert=method_expert(method),
+        image_prior=None if image_prior is None else _load_prior(image_prior),
+        image_prior_weight=image_weight,
+        feature_priors={fl: _load_prior(path) for fl, path in (feature_priors or {}).items()},
     )
-    config.validate()
-    fixed: list = []  # (name, weight, energy) priors at a weight already chosen
-    searched: list = []  # (name, energy) priors sharing the weight searched here
-    if image_prior is not None:
-        prior = _load_prior(image_prior)
-        energy = (method_expert(method), lambda x, prior=prior: image_energy(prior, mv_units_to_image(x, mean255)))
-        if image_search is None:
-            searched.append(energy)
-        else:
-            table = io.read_parquet(image_search)
-            fixed.append((energy[0], float(table.loc[table["selected"], "weight"].iloc[0]), energy[1]))
-    for feature_layer, path in (feature_priors or {}).items():
-        prior = _load_prior(path)
-        searched.append(
-            (
-                f"{method_expert(method)}_{feature_layer}",
-                lambda x, prior=prior, fl=feature_layer: image_energy(
-                    prior, net.features(mv_units_to_image(x, mean255), fl)
-                ),
-            )
-        )
-
-    def run(targets: torch.Tensor, weight: float, seed: int):
-        with torch.no_grad():
-            phi0 = phi(image_to_mv_units(targets.to(device), mean255))
-        extra = fixed + [(name, weight, fn) for name, fn in searched]
-        result = preimage(
-            phi,
-            phi0,
-            tuple(targets.shape[1:]),
-            config,
-            stride=stride_px,
-            extra_priors=extra,
-            generator=torch.Generator().manual_seed(seed),
-            logger=logger,
-        )
-        x01 = mv_units_to_image(result.x, mean255).cpu()
-        frame = image_metrics(x01.clamp(0, 1), targets)
-        rep = representation_error(phi(result.x).detach(), phi0)
-        frame["normalised_error"], frame["relative_error"] = (
-            rep["normalised_error"].to_numpy(),
-            rep["relative_error"].to_numpy(),
-        )
-        return x01, frame
-
-    if searched:
-        found = select_prior_weight(
-            pre["weight_grid"], lambda w: run(search, w, pre["seed"] + 1)[1], criterion=SEARCH_CRITERION, logger=logger
-        )
-        weight, search_table = found.best_weight, found.table
-    else:
-        weight, search_table = 0.0, pd.DataFrame({"weight": [0.0], "n_images": [0], "selected": [True]})
+    weight, search_table = problem.search_weight(
+        search, pre["weight_grid"], pre["seed"] + 1, device=device, logger=logger
+    )
     search_table.insert(0, "method", method)
     search_table.insert(1, "layer", layer)
     search_table["criterion"] = SEARCH_CRITERION
     logger.info(
         "%s at %s: C = %g, fixed priors %s, searched priors %s at weight %g, jitter stride %d px; inverting %d images",
-        method, layer, config.C, [(n, w) for n, w, _ in fixed], [n for n, _ in searched], weight, stride_px, len(images),
+        method, layer, problem.config.C, [(n, w) for n, w, _ in problem.fixed], [n for n, _ in problem.searched], weight,
+        problem.stride, len(images),
     )  # fmt: skip
-    x01, frame = run(images, weight, pre["seed"])
+    x01, frame = problem.invert(images, weight, pre["seed"], device=device, logger=logger)
     frame.insert(0, "method", method)
     frame.insert(1, "layer", layer)
     frame.insert(2, "image", np.arange(len(images)))
-    frame["prior_weight"] = weight if searched else (fixed[0][1] if fixed else 0.0)
+    frame["prior_weight"] = problem.prior_weight(weight)
     frame["feature_prior_layers"] = ",".join(feature_priors or {})
-    frame["C"] = config.C
+    frame["C"] = problem.config.C
     io.save_tensor({"preimages": x01, "originals": images, "method": method, "layer": layer}, images_out)
     io.write_parquet(
-        frame, table_out, metadata={"method": method, "layer": layer, "C": config.C, "prior_weight": weight}
+        frame, table_out, metadata={"method": method, "layer": layer, "C": problem.config.C, "prior_weight": weight}
     )
     io.write_parquet(search_table, search_out, metadata={"criterion": SEARCH_CRITERION})
 
@@ -590,49 +508,29 @@ def preimage_run(
 # --- comparison ----------------------------------------------------------------------------------
 
 
-def tables_run(
-    inverter_table: str,
-    preimage_tables: Sequence[str],
-    preimage_images: Sequence[str],
+def inversion_tables(
+    *,
+    inverters: str,
+    tables: Sequence[str],
+    images: Sequence[str],
     spec: Spec,
+    dpi: int,
     table_out: str,
     figure_out: str,
     sheet_out: str,
-    dpi: int = 110,
 ) -> None:
     """Mean metrics per layer and method (hand-made prior, learned priors, trained inverters) and the pre-image sheets."""
     from ..inversion.figures import plot_comparison, plot_preimage_sheets
+    from ..inversion.metrics import comparison_table
 
-    inv = io.read_parquet(inverter_table)
-    inv = inv.assign(method="inverter_" + inv["regime"], family="trained inverter")
-    pre = pd.concat([io.read_parquet(p) for p in preimage_tables], ignore_index=True)
-    pre = pre.assign(
-        family=np.select(
-            [pre["method"] == "tv", pre["method"].str.endswith("_features")],
-            ["hand-made prior", "learned image + feature priors"],
-            "learned prior",
-        )
+    table = comparison_table(
+        io.read_parquet(inverters), pd.concat([io.read_parquet(p) for p in tables], ignore_index=True), spec["layers"]
     )
-    metrics = ["mse", "psnr", "ssim"]
-    rows = pd.concat(
-        [
-            inv[["family", "method", "layer", *metrics]],
-            pre[["family", "method", "layer", *metrics, "normalised_error", "relative_error"]],
-        ],
-        ignore_index=True,
-    )
-    table = rows.groupby(["layer", "family", "method"], sort=False).agg(["mean", "std", "count"])
-    table.columns = [f"{m}_{s}" for m, s in table.columns]
-    table = table.reset_index()
-    order = {layer: i for i, layer in enumerate(spec["layers"])}
-    table = table.sort_values(
-        ["layer", "family", "method"], key=lambda c: c.map(order) if c.name == "layer" else c
-    ).reset_index(drop=True)
     io.write_parquet(table, table_out)
     io.save_figure(
         plot_comparison(table, spec["layers"], f"{spec['arch']}: reconstructions from each layer"), figure_out, dpi=dpi
     )
-    results = [io.load_tensor(p) for p in preimage_images]
+    results = [io.load_tensor(p) for p in images]
     io.save_figure(
         plot_preimage_sheets(results, spec["layers"], f"{spec['arch']}: pre-images of held-out images"),
         sheet_out,

@@ -1,4 +1,5 @@
-"""Model-training stage: one classifier run (entry x mode x seed) of a prepared image dataset.
+"""Model-training stage: one classifier run (entry x mode x seed) of a prepared image dataset
+(rule ``train_classifier``; the zoo's members, rule ``entropy_zoo_train``, are such runs too).
 
 Artifacts under ``results/training/{name}/{mode}/seed{seed}/``:
 
@@ -53,43 +54,34 @@ def checkpoint_name(config) -> str:
 
 
 def eval_positions(samples: pd.DataFrame, spec: Spec) -> np.ndarray:
-    """Dataset rows of the evaluation subset: a seeded sample of ``eval_n`` test rows, sorted.
+    """Dataset rows of the evaluation subset of an entry (``eval_n``, ``eval_seed``):
+    :func:`repgeo.training.classifier.evaluation_positions` of its test rows."""
+    from ..training.classifier import evaluation_positions
 
-    The same for every mode and seed of a training entry, so their trajectories are comparable.
-    """
-    test = select_samples(samples, "test")
-    n = int(spec.get("eval_n", 500))
-    return test[np.sort(np.random.default_rng([int(spec.get("eval_seed", 0)), 0xE7]).permutation(len(test))[:n])]
+    return evaluation_positions(select_samples(samples, "test"), n=spec["eval_n"], seed=spec["eval_seed"])
 
 
-def train_run(
-    arrays_path: str,
-    samples_path: str,
-    spec: Spec,
-    mode: str,
-    seed: int,
-    embeddings_out: str,
-    history_out: str,
-    device: str = "cpu",
+def train_classifier(
+    *, arrays: str, samples: str, spec: Spec, mode: str, seed: int, embeddings: str, history: str, device: str
 ) -> None:
     """Train one run and write its embeddings and history (module docstring)."""
-    from ..training.classifier import train_classifier
+    from ..runtime import resolve_device
+    from ..training import classifier
 
-    samples = io.read_parquet(samples_path)
-    arrays = io.load_tensor(arrays_path).numpy()
-    label = spec.get("label", "label")
-    if label not in samples.columns:
-        raise DataError(
-            f"{samples_path} has no column {label!r} to train on; set 'label' to one of {list(samples.columns)}"
-        )
-    y = samples[label].to_numpy()
+    device = resolve_device(device)
+    table = io.read_parquet(samples)
+    X = io.load_tensor(arrays).numpy()
+    label = spec["label"]
+    if label not in table.columns:
+        raise DataError(f"{samples} has no column {label!r} to train on; set 'label' to one of {list(table.columns)}")
+    y = table[label].to_numpy()
     if not np.issubdtype(y.dtype, np.integer) and not np.issubdtype(y.dtype, np.bool_):
-        raise DataError(f"column {label!r} of {samples_path} is not integer class labels (dtype {y.dtype})")
+        raise DataError(f"column {label!r} of {samples} is not integer class labels (dtype {y.dtype})")
     y = y.astype(np.int64)
-    train, test = select_samples(samples, "train"), select_samples(samples, "test")
-    eval_pos = eval_positions(samples, spec)
+    train, test = select_samples(table, "train"), select_samples(table, "test")
+    eval_pos = eval_positions(table, spec)
     config = train_config(spec, mode, seed)
-    checkpoint = Path(embeddings_out).parent / checkpoint_name(config)
+    checkpoint = Path(embeddings).parent / checkpoint_name(config)
     logger.info(
         "training %s (%s, seed %d) on %d images, testing on %d, tracking %d; checkpoint %s",
         config.arch,
@@ -100,22 +92,22 @@ def train_run(
         len(eval_pos),
         checkpoint,
     )
-    res = train_classifier(
-        arrays[train],
+    res = classifier.train_classifier(
+        X[train],
         y[train],
-        arrays[test],
+        X[test],
         y[test],
-        arrays[eval_pos],
+        X[eval_pos],
         config,
         checkpoint,
         device,
         n_classes=int(y.max()) + 1,
     )
-    io.save_tensor({"Z": res.embeddings, "positions": eval_pos, "labels": y[eval_pos]}, embeddings_out)
+    io.save_tensor({"Z": res.embeddings, "positions": eval_pos, "labels": y[eval_pos]}, embeddings)
     hist = pd.DataFrame(res.history)
     hist.insert(0, "seed", int(seed))
     hist.insert(0, "mode", mode)
     hist.insert(0, "model", config.arch)
     io.write_parquet(
-        hist, history_out, metadata={"config": asdict(config), "eval_ids": samples["id"].iloc[eval_pos].tolist()}
+        hist, history, metadata={"config": asdict(config), "eval_ids": table["id"].iloc[eval_pos].tolist()}
     )

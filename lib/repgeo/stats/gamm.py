@@ -542,3 +542,92 @@ def _fit_python(d: pd.DataFrame, settings: dict, gee_df: int) -> tuple[dict[str,
         "differences": pd.concat(frames, ignore_index=True),
     }
     return tables, float(rho), extra
+
+
+# --- one GAMM per layer, and the engines' tables side by side ------------------------------------
+
+# Columns of a GAMM input besides its factor (word or sound): one row per layer, token and time.
+GAMM_INPUT_COLUMNS = ("layer", "token", "time", "value")
+# The tables each engine writes (one row set per layer); the merge adds the significant intervals.
+ENGINE_TABLES = ("parametric", "smooths", "curves", "differences", "settings")
+
+
+def factor_column(data: pd.DataFrame, source: str) -> str:
+    """The factor column of a GAMM input (word or sound): the one column besides layer, token, time,
+    value (``source`` names the input in the error)."""
+    extra = [c for c in data.columns if c not in GAMM_INPUT_COLUMNS]
+    if len(extra) != 1 or any(c not in data.columns for c in GAMM_INPUT_COLUMNS):
+        raise ValueError(
+            f"{source} must have the columns {list(GAMM_INPUT_COLUMNS)} and one factor column, found {list(data.columns)}"
+        )
+    return extra[0]
+
+
+def fit_layers(
+    data: pd.DataFrame,
+    *,
+    factor: str,
+    reference: str | None,
+    k: int,
+    random_smooths: bool,
+    ar1: bool,
+    grid: int,
+    logger=None,
+) -> dict[str, pd.DataFrame]:
+    """The Python engine's GAMM (:func:`fit_gamm`) of every layer of a GAMM input (columns
+    :data:`GAMM_INPUT_COLUMNS` and ``factor``; ``reference`` None: the first level in the data's
+    order), as the tables of :data:`ENGINE_TABLES`, every row with its layer first. The settings
+    table holds the fit's settings, engine, rho and sizes, without wall times, so the tables are
+    exactly reproducible."""
+    reference = reference if reference is not None else data[factor].iloc[0]
+    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in ENGINE_TABLES}
+    for layer, d in data.groupby("layer", sort=False):
+        fit = fit_gamm(
+            d.drop(columns="layer"),
+            factor=factor,
+            reference=str(reference),
+            k=int(k),
+            random_smooths=bool(random_smooths),
+            ar1=bool(ar1),
+            grid=int(grid),
+            engine="python",
+        )
+        if logger is not None:
+            logger.info(
+                "%s: python GAMM of %d rows, %d tokens, rho %.3f, %.1f s",
+                layer,
+                fit.n_rows,
+                fit.n_tokens,
+                fit.rho,
+                fit.seconds,
+            )
+        record = {
+            k: v
+            for k, v in {
+                **fit.settings,
+                "engine": fit.engine,
+                "rho": fit.rho,
+                "n_rows": fit.n_rows,
+                "n_tokens": fit.n_tokens,
+            }.items()
+            if not k.endswith("seconds")
+        }
+        tables = {
+            "parametric": fit.parametric,
+            "smooths": fit.smooths,
+            "curves": fit.curves,
+            "differences": fit.differences,
+            "settings": pd.DataFrame({"key": list(record), "value": [str(v) for v in record.values()]}),
+        }
+        for name, table in tables.items():
+            parts[name].append(table.assign(layer=layer)[["layer", *table.columns]])
+    return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+
+
+def merge_engines(tables: Mapping[str, Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The tables of several engines ({engine: {table: frame}}, each with a layer column) stacked
+    with an ``engine`` column first, plus ``intervals``: the :func:`significant_intervals` of every
+    engine's and layer's difference curves (columns engine, layer, level, reference, start, end,
+    direction)."""
+    merged = {t: pd.concat([by_table[t].assign(engine=e) for e, by_table in tables.items()]) for t in ENGINE_TABLES}
+    raise NotImplementedError

@@ -99,6 +99,15 @@ class TrainConfig:
                 )
 
 
+def evaluation_positions(test_positions, *, n: int, seed: int) -> np.ndarray:
+    """The fixed evaluation subset whose embedding is recorded after every epoch (Liao et al.
+    2024, section 5): a seeded sample of ``n`` of the ``test_positions`` (all when fewer), in
+    their order. The same for every mode and seed of a training entry, so their trajectories
+    are comparable."""
+    test = np.asarray(test_positions)
+    return test[np.sort(np.random.default_rng([int(seed), 0xE7]).permutation(len(test))[: int(n)])]
+
+
 @dataclass
 class TrainResult:
     """Per-epoch history (epoch 0 = initialisation) and embeddings Z[e] of the evaluation subset."""
