@@ -1,15 +1,15 @@
 """Snakemake script: the supervised reference CNN (rule audio_train_reference)."""
 
 from repgeo.runtime import job, resolve_device
-from repgeo.stages.audio_models import train_reference_run
+from repgeo.stages.audio_models import audio_train_reference
 
 sm = snakemake  # noqa: F821
 with job(sm.log[0], sm.threads, f"audio_train_reference {sm.wildcards.name}"):
-    train_reference_run(
-        sm.input.arrays,
-        sm.input.samples,
-        sm.params.spec,
-        sm.output.model,
-        sm.output.history,
+    audio_train_reference(
+        arrays=sm.input.arrays,
+        samples=sm.input.samples,
+        spec=sm.params.spec,
         device=resolve_device(sm.params.device),
+        model_out=sm.output.model,
+        history_out=sm.output.history,
     )

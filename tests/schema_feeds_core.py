@@ -75,7 +75,9 @@ _only(
 )
 _feeds("src_mnist", [*SUBSET, *BAD_FILES])
 _feeds("src_cifar10", [*SUBSET, ("grayscale", _official_split_dataset, "grayscale"), *BAD_FILES])
-_feeds("src_olivetti", [*SUBSET, ("test_fraction", stratified_split, "test_fraction"), ("seed", stratified_split, "seed")])
+_feeds(
+    "src_olivetti", [*SUBSET, ("test_fraction", stratified_split, "test_fraction"), ("seed", stratified_split, "seed")]
+)
 _feeds(
     "src_image_folder",
     [
@@ -123,7 +125,11 @@ _feeds(
     ],
 )
 AUDIO_FRAME = [("length", place_token, "length"), ("peak", place_token, "peak")]
-AUDIO_SPLIT = [("split_by", token_split, "how"), ("test_fraction", token_split, "test_fraction"), ("seed", token_split, "seed")]
+AUDIO_SPLIT = [
+    ("split_by", token_split, "how"),
+    ("test_fraction", token_split, "test_fraction"),
+    ("seed", token_split, "seed"),
+]
 AUDIO_ONLY = {
     "sample_rate": CHOOSES_DATA + ".audio (the rate the audio is resampled to)",
     "left_silence_ms": CHOOSES_DATA + ".audio (converted to the samples of silence place_token puts before a token)",
@@ -194,7 +200,14 @@ _only("diffusion", {"color_by": "the column that colours the 3-D scatter (figure
 
 # --- geometry -------------------------------------------------------------------------------------
 
-IMPROVED_DIMENSION = ("k_dimension", "widen_dimension", "coordinate_steps", "smoothing_steps", "floor", "boundary_threshold")
+IMPROVED_DIMENSION = (
+    "k_dimension",
+    "widen_dimension",
+    "coordinate_steps",
+    "smoothing_steps",
+    "floor",
+    "boundary_threshold",
+)
 IMPROVED_CURVATURE = ("k_fit", "widen_fit", "noise_threshold", "max_denoise", "tolerance", "max_steps")
 for prefix in ("improved_params", "geometry.improved"):
     _feeds(prefix, [(key, improved_dimension, key) for key in IMPROVED_DIMENSION])
@@ -261,7 +274,10 @@ for prefix in ("entropy_params", "training.entropy"):
     _feeds(prefix, TRAJECTORY)
 
 _feeds("training", [*((key, TrainConfig, key) for key in TRAIN), *EVALUATION])
-_feeds("training.contrastive", [(key, TrainConfig, key) for key in ("temperature", "projection_dim", "min_scale", "flip", "jitter")])
+_feeds(
+    "training.contrastive",
+    [(key, TrainConfig, key) for key in ("temperature", "projection_dim", "min_scale", "flip", "jitter")],
+)
 _only(
     "training",
     {
@@ -321,4 +337,6 @@ for toy, sweep in (
     ("tree", toys.tree_corruption_sweep),
     ("runtime", toys.runtime_sweep),
 ):
-    _feeds(f"entropy_toys.{toy}", [(key, sweep, key) for key in inspect.signature(sweep).parameters if key != "progress"])
+    _feeds(
+        f"entropy_toys.{toy}", [(key, sweep, key) for key in inspect.signature(sweep).parameters if key != "progress"]
+    )

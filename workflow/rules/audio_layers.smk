@@ -1,15 +1,10 @@
 # Audio branch, feature extraction: channel-averaged layer activations of real tokens.
 
 
-def audio_network_model(wildcards):
-    folder = "gan" if wildcards.network == "qnet" else "reference"
-    return f"results/audio/{wildcards.name}/{folder}/model.pt"
-
-
 rule audio_layers:
     input:
         unpack(dataset_files("audio")),
-        model=audio_network_model,
+        model=inputs(audio_network_model),
     output:
         table="results/audio/{name}/layers/{network}.parquet",
         logits="results/audio/{name}/layers/{network}_logits.parquet",

@@ -1,22 +1,6 @@
 # Audio branch, models: ciwGAN/fiwGAN (WaveGAN with a Q-network) and the supervised reference CNN.
 
 
-def audio_networks(e):
-    return ["qnet"] + (["reference"] if e["reference_cnn"]["enabled"] else [])
-
-
-def audio_outputs():
-    out = []
-    for name, e in config["audio"].items():
-        base = f"results/audio/{name}"
-        out += [f"{base}/gan/confusion.png", f"{base}/gan/spectrograms.png"]
-        analyses = ["words"] + (["sounds"] if e["contrast"]["enabled"] else [])
-        for network in audio_networks(e):
-            out.append(f"{base}/layers/{network}.png")
-            out += [f"{base}/gamm/{network}/{a}{suffix}" for a in analyses for suffix in (".png", "_table.html")]
-    return out
-
-
 rule audio_train_gan:
     input:
         unpack(dataset_files("audio")),

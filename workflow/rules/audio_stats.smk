@@ -1,20 +1,10 @@
 # Audio branch, statistics: GAMMs of the layer curves per layer, by R's mgcv and by the Python route.
 
 
-def audio_samples(wildcards):
-    return data_files(entry_of(config, "audio", wildcards)["dataset"])["samples"]
-
-
-def audio_gamm_engine_dirs(wildcards):
-    base = f"results/audio/{wildcards.name}/gamm/{wildcards.network}/{wildcards.analysis}"
-    engines = audio_engines(entry_of(config, "audio", wildcards), wildcards.name)
-    return {engine: f"{base}.{engine}" for engine in engines}
-
-
 rule audio_gamm_data:
     input:
         table="results/audio/{name}/layers/{network}.parquet",
-        samples=audio_samples,
+        samples=inputs(audio_samples),
     output:
         words="results/audio/{name}/gamm/{network}/words.csv",
         sounds="results/audio/{name}/gamm/{network}/sounds.csv",
@@ -78,7 +68,7 @@ rule audio_gamm_python:
 
 rule audio_gamm_tables:
     input:
-        unpack(audio_gamm_engine_dirs),
+        unpack(inputs(audio_gamm_engine_dirs)),
     output:
         parametric="results/audio/{name}/gamm/{network}/{analysis}_parametric.parquet",
         smooths="results/audio/{name}/gamm/{network}/{analysis}_smooths.parquet",

@@ -9,7 +9,26 @@ from snakemake.logging import logger
 from repgeo import registry
 from repgeo.config import check_config
 from repgeo.data.manifest import refresh_manifest, summarise
-from repgeo.rules import audio_engines, entry_of, init_runs, rule_params, training_runs, zoo_external, zoo_members
+from repgeo.rules import entry_of, rule_params
+from repgeo.targets import (
+    all_targets,
+    audio_gamm_engine_dirs,
+    audio_network_model,
+    audio_samples,
+    data_files,
+    generative_model_files,
+    geometry_figure_inputs,
+    geometry_source,
+    geometry_tables_inputs,
+    init_summary_inputs,
+    inversion_inverter_files,
+    inversion_preimage_files,
+    inversion_prior_input,
+    trajectory_inputs,
+    user_file,
+    zoo_state_dict,
+    zoo_table_inputs,
+)
 from repgeo.runtime import prefer_fast_blas
 
 # Jobs inherit this process's environment. On AVX-512 CPUs that OpenBLAS does not recognise it
@@ -54,10 +73,6 @@ def entry(section):
     return lambda wildcards: entry_of(config, section, wildcards)
 
 
-def data_files(d):
-    return {"arrays": f"results/data/{d}/arrays.pt", "samples": f"results/data/{d}/samples.parquet"}
-
-
 def dataset_files(section):
     """Input function: the prepared arrays and samples of the dataset an entry of ``section`` names."""
     return lambda wildcards: data_files(entry_of(config, section, wildcards)["dataset"])
@@ -81,30 +96,13 @@ def runtime_min(base):
     return lambda wildcards, attempt: base * attempt
 
 
-def user_file(section, key, name):
-    """Input function: a file the user names at ``key`` of an entry (weights), or nothing; as an
-    input, replacing the file reruns the rule that reads it and its dependants."""
-
-    def files(wildcards):
-        path = entry_of(config, section, wildcards)
-        for part in key.split("."):
-            path = path[part]
-        return {name: path} if path else {}
-
-    return files
+def inputs(function):
+    """Input function: a function of (config, wildcards) from repgeo.targets, bound to this run's config."""
+    return lambda wildcards: function(config, wildcards)
 
 
 def all_outputs():
-    return (
-        ["results/data/overview.html"]
-        + diffusion_outputs()
-        + geometry_outputs()
-        + training_outputs()
-        + uses_outputs()
-        + audio_outputs()
-        + generative_outputs()
-        + inversion_outputs()
-    )
+    return all_targets(config)
 
 
 # --- inputs from outside results/ (docs/reliability.md, "Input tracking") ---------------------------

@@ -1,11 +1,6 @@
 # Diffusion embedding: bandwidth sweep with the automatic pick, then the truncated diffusion map.
 
 
-def diffusion_outputs():
-    files = ["embedding.parquet", "eigenvalues.parquet", "sweep.png", "embedding_3d.png", "summary.html"]
-    return expand("results/diffusion/{name}/{f}", name=list(config["diffusion"]), f=files)
-
-
 rule diffusion_sweep:
     input:
         unpack(dataset_files("diffusion")),

@@ -1,24 +1,6 @@
 # Entropy tracking: input clusters once, spectra per run (every t), trajectory table and figure.
 
 
-def trajectory_inputs(wildcards):
-    runs = training_runs(entry_of(config, "training", wildcards))
-    train = [f"results/training/{wildcards.name}/{r['mode']}/seed{r['seed']}" for r in runs]
-    entropy = [f"results/entropy/{wildcards.name}/{r['mode']}/seed{r['seed']}" for r in runs]
-    return {
-        "x_groups": f"results/entropy/{wildcards.name}/x_groups.parquet",
-        "spectra": [f"{e}/spectra.npz" for e in entropy],
-        "embeddings": [f"{t}/embeddings.pt" for t in train],
-        "history": [f"{t}/history.parquet" for t in train],
-    }
-
-
-def training_outputs():
-    files = ["trajectory.parquet", "trajectory.png"]
-    out = expand("results/entropy/{name}/{f}", name=list(config["training"]), f=files)
-    return out + expand("results/entropy_toys/{toy}.{ext}", toy=list(config["entropy_toys"]), ext=["parquet", "png"])
-
-
 rule entropy_input_groups:
     input:
         unpack(dataset_files("training")),
@@ -61,7 +43,7 @@ rule entropy_spectra:
 
 rule entropy_trajectory:
     input:
-        unpack(trajectory_inputs),
+        unpack(inputs(trajectory_inputs)),
     output:
         trajectory="results/entropy/{name}/trajectory.parquet",
     params:

@@ -1,37 +1,6 @@
 # Uses of DSE/DSMI (the DSE paper, section 6): the initialisation study and the cross-model zoo.
 
 
-def init_summary_inputs(wildcards):
-    base = f"results/entropy_init/{wildcards.name}"
-    runs = [f"{base}/{r['extreme']}/seed{r['seed']}" for r in init_runs(entry_of(config, "entropy_init", wildcards))]
-    return {
-        "initial": f"{base}/initial.parquet",
-        "embeddings": [f"{r}/embeddings.pt" for r in runs],
-        "history": [f"{r}/history.parquet" for r in runs],
-    }
-
-
-def zoo_state_dict(wildcards):
-    where = f"entropy_zoo.{wildcards.name}"
-    return zoo_external(entry_of(config, "entropy_zoo", wildcards), wildcards.external, where)["state_dict"]
-
-
-def zoo_table_inputs(wildcards):
-    members = zoo_members(entry_of(config, "entropy_zoo", wildcards), wildcards.name)
-    return {
-        "x_groups": f"results/entropy_zoo/{wildcards.name}/x_groups.parquet",
-        "embeddings": [m["embeddings"] for m in members],
-        "history": [m["history"] for m in members],
-    }
-
-
-def uses_outputs():
-    init = ["curves.parquet", "initialisation.png"]
-    zoo = ["models.parquet", "correlations.parquet", "zoo.png"]
-    out = expand("results/entropy_init/{name}/{f}", name=list(config["entropy_init"]), f=init)
-    return out + expand("results/entropy_zoo/{name}/{f}", name=list(config["entropy_zoo"]), f=zoo)
-
-
 rule entropy_init_probe:
     input:
         unpack(dataset_files("entropy_init")),
@@ -76,7 +45,7 @@ rule entropy_init_train:
 
 rule entropy_init_summary:
     input:
-        unpack(init_summary_inputs),
+        unpack(inputs(init_summary_inputs)),
     output:
         curves="results/entropy_init/{name}/curves.parquet",
         png=report(
@@ -124,7 +93,7 @@ rule entropy_zoo_train:
 rule entropy_zoo_external:
     input:
         unpack(dataset_files("entropy_zoo")),
-        state_dict=zoo_state_dict,
+        state_dict=inputs(zoo_state_dict),
     output:
         embeddings="results/entropy_zoo/{name}/ext-{external}/embeddings.pt",
         history="results/entropy_zoo/{name}/ext-{external}/history.parquet",
@@ -164,7 +133,7 @@ rule entropy_zoo_input_groups:
 
 rule entropy_zoo_table:
     input:
-        unpack(zoo_table_inputs),
+        unpack(inputs(zoo_table_inputs)),
     output:
         models="results/entropy_zoo/{name}/models.parquet",
         correlations="results/entropy_zoo/{name}/correlations.parquet",

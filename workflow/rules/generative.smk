@@ -2,19 +2,6 @@
 # classifier, per-epoch evaluation and the Table-1 comparison.
 
 
-def generative_model_files(kind):
-    def files(wildcards):
-        models = entry_of(config, "generative", wildcards)["models"]
-        return [f"results/generative/{wildcards.name}/{m}/{kind}" for m in models]
-
-    return files
-
-
-def generative_outputs():
-    files = ["table.html", "curves.png", "reconstructions.png", "samples.png", "interpolations.png"]
-    return expand("results/generative/{name}/{f}", name=list(config["generative"]), f=files)
-
-
 rule generative_feature_net:
     input:
         unpack(dataset_files("generative")),
@@ -60,7 +47,7 @@ rule generative_train:
 rule generative_evaluate:
     input:
         unpack(dataset_files("generative")),
-        unpack(user_file("generative", "evaluation.inception_weights", "inception_weights")),
+        unpack(inputs(user_file("generative", "evaluation.inception_weights", "inception_weights"))),
         snapshots="results/generative/{name}/{model}/snapshots.pt",
         feature_net="results/generative/{name}/feature_net/model.pt",
     output:
@@ -83,8 +70,8 @@ rule generative_evaluate:
 rule generative_tables:
     input:
         unpack(dataset_files("generative")),
-        metrics=generative_model_files("metrics.parquet"),
-        snapshots=generative_model_files("snapshots.pt"),
+        metrics=inputs(generative_model_files("metrics.parquet")),
+        snapshots=inputs(generative_model_files("snapshots.pt")),
     output:
         curves="results/generative/{name}/curves.parquet",
         table="results/generative/{name}/table.parquet",

@@ -2,46 +2,9 @@
 # with baselines, null controls and curvature against attributes.
 
 
-def geometry_source(wildcards):
-    """The points: a diffusion run's embedding, or a dataset's prepared arrays."""
-    e = entry_of(config, "geometry", wildcards)
-    if "diffusion" in e:
-        return {"embedding": f"results/diffusion/{e['diffusion']}/embedding.parquet"}
-    return data_files(e["dataset"])
-
-
-def geometry_tables_inputs(wildcards):
-    e = entry_of(config, "geometry", wildcards)
-    base = f"results/geometry/{wildcards.name}"
-    inputs = {k: f"{base}/{k}.parquet" for k in ("samples", "dimension", "curvature")}
-    if e["baselines"]:
-        inputs["baselines"] = f"{base}/baselines.parquet"
-    if e["null_controls"]:
-        inputs["nulls"] = f"{base}/nulls.parquet"
-    return inputs
-
-
-def geometry_figure_inputs(wildcards):
-    base = f"results/geometry/{wildcards.name}"
-    inputs = {"pointwise": f"{base}/pointwise.parquet", "points": f"{base}/points.pt", "summary": f"{base}/summary.parquet"}
-    if entry_of(config, "geometry", wildcards)["attributes"]:
-        inputs["attributes"] = f"{base}/attributes.parquet"
-    return inputs
-
-
-def geometry_outputs():
-    out = []
-    for name, e in config["geometry"].items():
-        files = ["pointwise.parquet", "summary.parquet", "dimension_3d.png", "curvature_3d.png", "summary.html"]
-        if e["attributes"]:
-            files += ["attributes.parquet", "regions.parquet", "enrichment.parquet", "attributes.png"]
-        out += expand("results/geometry/{name}/{f}", name=name, f=files)
-    return out
-
-
 rule geometry_points:
     input:
-        unpack(geometry_source),
+        unpack(inputs(geometry_source)),
     output:
         points="results/geometry/{name}/points.pt",
         samples="results/geometry/{name}/samples.parquet",
@@ -162,7 +125,7 @@ rule geometry_nulls:
 
 rule geometry_tables:
     input:
-        unpack(geometry_tables_inputs),
+        unpack(inputs(geometry_tables_inputs)),
     output:
         pointwise="results/geometry/{name}/pointwise.parquet",
         summary="results/geometry/{name}/summary.parquet",
@@ -202,7 +165,7 @@ rule geometry_attributes:
 
 rule geometry_figures:
     input:
-        unpack(geometry_figure_inputs),
+        unpack(inputs(geometry_figure_inputs)),
     output:
         dimension_png=report(
             "results/geometry/{name}/dimension_3d.png",

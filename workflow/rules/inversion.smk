@@ -2,54 +2,10 @@
 # score-matching patch priors, pre-images and their comparison (docs/inversion.md).
 
 
-def inversion_prior_input(wildcards):
-    """A pre-image job's priors: the image prior of its expert; for *_features methods also the
-    feature-map priors of the feature layers before the inverted layer and the image prior's weight search."""
-    method, base = wildcards.method, f"results/inversion/{wildcards.name}"
-    expert = registry.method_expert(method)
-    if expert is None:
-        return {}
-    files = {"image_prior": f"{base}/priors/{expert}.pt"}
-    if method.endswith("_features"):
-        e = entry_of(config, "inversion", wildcards)
-        names = registry.inversion_layers(e["arch"], lrn=e["lrn"])
-        before = [layer for layer in e["priors"]["feature_layers"] if names.index(layer) < names.index(wildcards.layer)]
-        files["feature_priors"] = [f"{base}/priors/{expert}/{layer}.pt" for layer in before]
-        files["image_search"] = f"{base}/preimages/{expert}/{wildcards.layer}_search.parquet"
-    return files
-
-
-def inversion_inverter_files(wildcards):
-    e = entry_of(config, "inversion", wildcards)
-    base = f"results/inversion/{wildcards.name}/inverters"
-    return [f"{base}/{r}/{layer}.pt" for layer in e["layers"] for r in e["inverters"]["regimes"]]
-
-
-def inversion_preimage_files(kind):
-    def files(wildcards):
-        e = entry_of(config, "inversion", wildcards)
-        base = f"results/inversion/{wildcards.name}/preimages"
-        return [f"{base}/{m}/{layer}.{kind}" for layer in e["layers"] for m in e["preimage"]["methods"]]
-
-    return files
-
-
-def inversion_outputs():
-    out = []
-    for name, e in config["inversion"].items():
-        base = f"results/inversion/{name}"
-        experts, feature_layers = e["priors"]["experts"], e["priors"]["feature_layers"]
-        out += [f"{base}/comparison.png", f"{base}/preimages.png", f"{base}/inverters.png"]
-        out += [f"{base}/statistics/{layer}.png" for layer in e["layers"]]
-        out += [f"{base}/priors/{x}.png" for x in experts]
-        out += [f"{base}/priors/{x}/{layer}_history.parquet" for x in experts for layer in feature_layers]
-    return out
-
-
 rule inversion_network:
     input:
         unpack(dataset_files("inversion")),
-        unpack(user_file("inversion", "weights", "weights")),
+        unpack(inputs(user_file("inversion", "weights", "weights"))),
     output:
         model="results/inversion/{name}/network.pt",
         history="results/inversion/{name}/network_history.parquet",
@@ -122,7 +78,7 @@ rule inversion_inverter_tables:
     input:
         unpack(dataset_files("inversion")),
         network="results/inversion/{name}/network.pt",
-        inverters=inversion_inverter_files,
+        inverters=inputs(inversion_inverter_files),
     output:
         table="results/inversion/{name}/inverters.parquet",
         figure=report(
@@ -197,7 +153,7 @@ rule inversion_feature_prior:
 rule inversion_preimage:
     input:
         unpack(dataset_files("inversion")),
-        unpack(inversion_prior_input),
+        unpack(inputs(inversion_prior_input)),
         network="results/inversion/{name}/network.pt",
     output:
         images="results/inversion/{name}/preimages/{method}/{layer}.pt",
@@ -221,8 +177,8 @@ rule inversion_preimage:
 rule inversion_tables:
     input:
         inverters="results/inversion/{name}/inverters.parquet",
-        tables=inversion_preimage_files("parquet"),
-        images=inversion_preimage_files("pt"),
+        tables=inputs(inversion_preimage_files("parquet")),
+        images=inputs(inversion_preimage_files("pt")),
     output:
         table="results/inversion/{name}/comparison.parquet",
         figure=report(

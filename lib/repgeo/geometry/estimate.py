@@ -193,7 +193,9 @@ def modal_dimension(pointwise) -> int:
     return int(values[np.argmax(counts)])
 
 
-def curvature_dimension(curvature_dim: int | str, global_dim: int, pointwise, ambient: int, diagnostics: str = "") -> int:
+def curvature_dimension(
+    curvature_dim: int | str, global_dim: int, pointwise, ambient: int, diagnostics: str = ""
+) -> int:
     """The intrinsic dimension d the curvature assumes, from the setting ``curvature_dim``: an
     integer, ``"global"`` (the dimension stage's global dimension ``global_dim``) or ``"modal"``
     (the most common of the ``pointwise`` dimensions, :func:`modal_dimension`; Arnold 2025).

@@ -1,5 +1,9 @@
 """Audio branch, model stages: ciwGAN/fiwGAN training and evaluation, the supervised reference CNN,
-and loading either network for the layer analysis.
+and the layer activations of either network.
+
+Each stage is a function named after the rule of ``workflow/rules/audio_*.smk`` that calls it,
+with the rule's inputs, params and wildcards as keyword arguments and its outputs as
+``{output}_out``; it reads, calls the library (:mod:`repgeo.audio`), logs and writes.
 
 Artifacts under ``results/audio/{name}/``:
 
@@ -12,7 +16,9 @@ Artifacts under ``results/audio/{name}/``:
   and correct tokens, with the accuracy and chance level; ``gan/confusion.parquet`` (+ ``.png``);
   ``gan/samples/code{c}_{i}.wav`` and ``gan/spectrograms.png``: generated audio per code;
 - ``reference/model.pt`` (configuration, words and weights) and ``reference/history.parquet``
-  (epoch, loss, train and test accuracy); its checkpoint ``reference/checkpoint-{hash}.pt``.
+  (epoch, loss, train and test accuracy); its checkpoint ``reference/checkpoint-{hash}.pt``;
+- ``layers/{network}.parquet``, ``layers/{network}_logits.parquet`` and ``layers/{network}.png``
+  (:mod:`repgeo.stages.audio_analysis`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +36,7 @@ import pandas as pd
 
 from .. import io
 from ..data import DataError
-from .audio_analysis import load_audio, token_words, word_order
+from .audio_analysis import load_audio
 
 logger = logging.getLogger("repgeo")
 
@@ -43,32 +48,21 @@ def _digest(obj: Any) -> str:
 
 
 def _split_audio(arrays_path: str, samples_path: str, label: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    from ..audio.layers import word_order
+
     samples, arrays = load_audio(samples_path, arrays_path)
     return samples, arrays, word_order(samples, label)
 
 
-def gan_config(spec: Spec, n_words: int):
-    """The :class:`~repgeo.audio.gan.GanConfig` of an audio entry (n_codes: the words, or enough bits for them)."""
-    from ..audio.gan import GanConfig
-
-    gan = dict(spec["gan"])
-    if gan.get("n_codes") is None:
-        gan["n_codes"] = n_words if gan["variant"] == "ciwgan" else max(1, math.ceil(math.log2(n_words)))
-    gan["checkpoint_steps"] = tuple(sorted(s for s in gan.get("checkpoint_steps", ()) if s <= gan["steps"]))
-    cfg = GanConfig(**{k: v for k, v in gan.items() if k != "samples_per_code"})
-    cfg.validate()
-    return cfg
-
-
-def train_gan_run(
-    arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu"
+def audio_train_gan(
+    *, arrays: str, samples: str, spec: Spec, device: str = "cpu", model_out: str, history_out: str
 ) -> None:
     """Train the entry's ciwGAN/fiwGAN on the training tokens (module docstring)."""
-    from ..audio.gan import run_identity, train_gan
+    from ..audio.gan import run_identity, train_gan, words_config
 
-    samples, arrays, words = _split_audio(arrays_path, samples_path, spec["label"])
-    real = arrays[samples["split"].to_numpy() == "train"]
-    cfg = gan_config(spec, len(words))
+    table, audio, words = _split_audio(arrays, samples, spec["label"])
+    real = audio[table["split"].to_numpy() == "train"]
+    cfg = words_config(len(words), **{k: v for k, v in spec["gan"].items() if k != "samples_per_code"})
     checkpoints = Path(model_out).parent / f"checkpoints-{_digest(run_identity(cfg))}"
     logger.info(
         "%s on %d training tokens of %d words: d = %d, %d steps, batch %d; checkpoints in %s",
@@ -88,45 +82,44 @@ def train_gan_run(
     io.write_parquet(history, history_out, metadata={"config": cfg.to_dict(), "words": words})
 
 
-def gan_evaluate(
-    model_path: str,
-    arrays_path: str,
-    samples_path: str,
+def audio_gan_evaluate(
+    *,
+    arrays: str,
+    samples: str,
+    model: str,
     spec: Spec,
-    outputs: Mapping[str, str],
     dpi: int,
     device: str = "cpu",
+    accuracy_out: str,
+    confusion_out: str,
+    confusion_png_out: str,
+    sheet_out: str,
+    wavs_out: str,
 ) -> None:
     """Q accuracy on the held-out real tokens after the Hungarian code-to-word assignment, the
     confusion table and figure, and generated WAVs with their spectrogram sheet."""
-    from ..audio.evaluation import code_assignment, q_codes, spectrogram_sheet, write_wavs
+    from ..audio.evaluation import (
+        accuracy_table,
+        code_assignment,
+        confusion_table,
+        q_codes,
+        spectrogram_sheet,
+        write_wavs,
+    )
     from ..audio.figures import plot_confusion
     from ..audio.gan import generate, load_gan
+    from ..audio.layers import token_words
 
-    cfg, G, _, Q = load_gan(model_path, device)
-    samples, arrays, words = _split_audio(arrays_path, samples_path, spec["label"])
-    test = samples["split"].to_numpy() == "test"
+    cfg, G, _, Q = load_gan(model, device)
+    table, audio, words = _split_audio(arrays, samples, spec["label"])
+    test = table["split"].to_numpy() == "test"
     if not test.any():
         raise DataError(
-            f"{samples_path} has no test tokens to measure the Q-network on; set the dataset's test_fraction above 0"
+            f"{samples} has no test tokens to measure the Q-network on; set the dataset's test_fraction above 0"
         )
-    codes = q_codes(Q, arrays[test], cfg.variant)
-    truth = token_words(samples, spec["label"]).to_numpy()[test]
+    codes = q_codes(Q, audio[test], cfg.variant)
+    truth = token_words(table, spec["label"]).to_numpy()[test]
     found = code_assignment(codes, truth)
-    counts = found.contingency
-    table = pd.DataFrame(
-        {
-            "code": [int(c) for c in counts.index],
-            "word": [found.mapping.get(int(c), "") for c in counts.index],
-            "tokens": counts.sum(axis=1).to_numpy(),
-            "correct": [
-                int(counts.loc[c, found.mapping[int(c)]]) if int(c) in found.mapping else 0 for c in counts.index
-            ],
-        }
-    )
-    table["accuracy"] = found.accuracy
-    table["chance"] = 1.0 / len(words)
-    table["variant"], table["steps"] = cfg.variant, cfg.steps
     logger.info(
         "Q accuracy on %d held-out tokens: %.3f (chance %.3f), mapping %s",
         int(test.sum()),
@@ -134,22 +127,25 @@ def gan_evaluate(
         1 / len(words),
         found.mapping,
     )
-    io.write_parquet(table, outputs["accuracy"], metadata={"mapping": found.mapping})
-    confusion = found.confusion.reset_index().melt(id_vars="word", var_name="assigned", value_name="count")
-    io.write_parquet(confusion, outputs["confusion"])
+    io.write_parquet(
+        accuracy_table(found, len(words), variant=cfg.variant, steps=cfg.steps),
+        accuracy_out,
+        metadata={"mapping": found.mapping},
+    )
+    io.write_parquet(confusion_table(found), confusion_out)
     io.save_figure(
         plot_confusion(
             found.confusion, f"Q-network, {cfg.variant} after {cfg.steps} steps: accuracy {found.accuracy:.2f}"
         ),
-        outputs["confusion_png"],
+        confusion_png_out,
         dpi=dpi,
     )
 
-    audio = generate(G, cfg, int(spec["samples_per_code"]), int(spec["seed"]))
+    generated = generate(G, cfg, int(spec["samples_per_code"]), int(spec["seed"]))
     rate = int(spec["sample_rate"])
-    with io.atomic_dir(outputs["wavs"]) as tmp:
-        write_wavs(audio, tmp, rate)
-    io.save_figure(spectrogram_sheet(audio, rate), outputs["sheet"], dpi=dpi)
+    with io.atomic_dir(wavs_out) as tmp:
+        write_wavs(generated, tmp, rate)
+    io.save_figure(spectrogram_sheet(generated, rate), sheet_out, dpi=dpi)
 
 
 def _reference_config(spec: Spec) -> dict[str, Any]:
@@ -157,15 +153,16 @@ def _reference_config(spec: Spec) -> dict[str, Any]:
     return {k: ref[k] for k in ("model_dim", "epochs", "batch_size", "lr", "seed")}
 
 
-def train_reference_run(
-    arrays_path: str, samples_path: str, spec: Spec, model_out: str, history_out: str, device: str = "cpu"
+def audio_train_reference(
+    *, arrays: str, samples: str, spec: Spec, device: str = "cpu", model_out: str, history_out: str
 ) -> None:
     """Train the supervised reference CNN on the real word labels (module docstring)."""
+    from ..audio.layers import token_words
     from ..audio.reference_cnn import train_reference_cnn
 
-    samples, arrays, words = _split_audio(arrays_path, samples_path, spec["label"])
-    y = token_words(samples, spec["label"]).map({w: i for i, w in enumerate(words)}).to_numpy()
-    train, test = samples["split"].to_numpy() == "train", samples["split"].to_numpy() == "test"
+    table, audio, words = _split_audio(arrays, samples, spec["label"])
+    y = token_words(table, spec["label"]).map({w: i for i, w in enumerate(words)}).to_numpy()
+    train, test = table["split"].to_numpy() == "train", table["split"].to_numpy() == "test"
     cfg = _reference_config(spec)
     checkpoint = Path(model_out).parent / f"checkpoint-{_digest({k: v for k, v in cfg.items() if k != 'epochs'})}.pt"
     logger.info(
@@ -178,9 +175,9 @@ def train_reference_run(
         checkpoint,
     )
     model, history = train_reference_cnn(
-        arrays[train],
+        audio[train],
         y[train],
-        arrays[test],
+        audio[test],
         y[test],
         model_dim=cfg["model_dim"],
         epochs=cfg["epochs"],
@@ -222,24 +219,49 @@ def load_network(path: str, network: str, device: str = "cpu") -> tuple[Any, lis
     raise ValueError(f"network must be 'qnet' or 'reference', got {network!r}")
 
 
-def layer_run(
-    model_path: str,
-    network: str,
-    arrays_path: str,
-    samples_path: str,
+def audio_layers(
+    *,
+    arrays: str,
+    samples: str,
+    model: str,
     spec: Spec,
-    outputs: Mapping[str, str],
     dpi: int,
     device: str = "cpu",
+    network: str,
+    table_out: str,
+    logits_out: str,
+    png_out: str,
 ) -> None:
-    """Channel-averaged activations of the analysed real tokens: long table, logits, Figure 2."""
-    from ..audio.layers import averaged_activations
+    """Channel-averaged activations of the analysed real tokens of ``network`` (qnet or reference):
+    long table, logits and Figure 2 for the configured token (default: the first analysed token of
+    the reference word)."""
+    from ..audio.figures import plot_layers
+    from ..audio.layers import averaged_activations, figure_token_row, logits_table, long_table
     from ..audio.wavegan import LAYER_NAMES
-    from .audio_analysis import layer_figure, layer_inputs, write_layers
+    from .audio_analysis import layer_inputs
 
-    model, units = load_network(model_path, network, device)
-    tokens, audio = layer_inputs(samples_path, arrays_path, spec)
+    net, units = load_network(model, network, device)
+    tokens, audio = layer_inputs(samples, arrays, spec)
     logger.info("%s: averaging %d layers over %d tokens", network, len(LAYER_NAMES), len(tokens))
-    acts = averaged_activations(model, audio, LAYER_NAMES, device=device)
-    write_layers(acts, tokens, units, network, outputs["table"], outputs["logits"])
-    layer_figure(acts, tokens, audio, units, spec, network, outputs["png"], dpi)
+    acts = averaged_activations(net, audio, LAYER_NAMES, device=device)
+    table = long_table(acts, tokens)
+    table.insert(0, "network", network)
+    io.write_parquet(
+        table, table_out, metadata={"network": network, "layers": list(acts.layers), "tokens": len(tokens)}
+    )
+    io.write_parquet(logits_table(acts.logits, tokens, units), logits_out, metadata={"network": network})
+    analysis = spec["analysis"]
+    row = figure_token_row(
+        tokens,
+        figure_token=analysis["figure_token"],
+        reference_level=spec["reference_level"],
+        split=analysis["split"],
+    )
+    fig = plot_layers(
+        audio[row, 0],
+        {name: acts.values[name][row] for name in acts.layers},
+        acts.logits[row],
+        units,
+        f"{network}: token {tokens['id'].iloc[row]} ('{tokens['word'].iloc[row]}')",
+    )
+    io.save_figure(fig, png_out, dpi=dpi)

@@ -147,7 +147,9 @@ def run_trajectory(
     return pd.DataFrame(rows)
 
 
-def entropy_trajectory(*, runs: Sequence[Mapping[str, Any]], x_groups: str, training: Spec, trajectory: str) -> pd.DataFrame:
+def entropy_trajectory(
+    *, runs: Sequence[Mapping[str, Any]], x_groups: str, training: Spec, trajectory: str
+) -> pd.DataFrame:
     """The trajectory table of a training entry: one row per mode x seed x epoch (step 3).
 
     ``runs``: dicts with mode, seed, spectra, embeddings and history paths; ``training``: the

@@ -327,9 +327,7 @@ def geometry_tables(
     )
 
 
-def geometry_attributes(
-    *, pointwise: str, points: str, spec: Spec, tests: str, regions: str, enrichment: str
-) -> None:
+def geometry_attributes(*, pointwise: str, points: str, spec: Spec, tests: str, regions: str, enrichment: str) -> None:
     """Curvature against attributes: sign regions on the embedding, per-attribute tests,
     attribute shares per region (see :mod:`repgeo.geometry.regions`)."""
     from ..geometry.regions import (
@@ -345,9 +343,7 @@ def geometry_attributes(
     attrs = pw[attribute_columns(pw, spec["attributes"])].astype(bool)
     S = pw["scalar_curvature"].to_numpy()
     X = load_points(points)
-    labels, table = sign_regions(
-        X, S, k=spec["regions"]["k"], min_size=spec["regions"]["min_size"], seed=spec["seed"]
-    )
+    labels, table = sign_regions(X, S, k=spec["regions"]["k"], min_size=spec["regions"]["min_size"], seed=spec["seed"])
     results = attribute_tests(S, attrs, seed=spec["seed"])
     io.write_parquet(results, tests)
     io.write_parquet(table.assign(n_points=len(S)), regions, metadata={"labels": labels.tolist()})
@@ -391,7 +387,9 @@ def geometry_figures(
     io.save_figure(curvature_figure(coords, pw["scalar_curvature"], title, axes), curvature_png, dpi=dpi)
     body = html_table(io.read_parquet(summary), f"geometry {title}: summary")
     if attributes:
-        body += html_table(io.read_parquet(attributes), "curvature against attributes (Mann-Whitney, Benjamini-Hochberg)")
+        body += html_table(
+            io.read_parquet(attributes), "curvature against attributes (Mann-Whitney, Benjamini-Hochberg)"
+        )
     io.write_text(html_page(f"geometry {title}", body), summary_html)
 
 

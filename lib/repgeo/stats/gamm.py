@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import re
 import shutil
 import subprocess
 import tempfile
 import time as timer
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ..data import DataError
 from .gee import gee_curve_tests
 from .reml import fit_reml, lag1_autocorrelation
 from .splines import SplineBasis, bspline_design, centred_basis, equispaced_knots, factor_smooth
@@ -557,7 +560,7 @@ def factor_column(data: pd.DataFrame, source: str) -> str:
     value (``source`` names the input in the error)."""
     extra = [c for c in data.columns if c not in GAMM_INPUT_COLUMNS]
     if len(extra) != 1 or any(c not in data.columns for c in GAMM_INPUT_COLUMNS):
-        raise ValueError(
+        raise DataError(
             f"{source} must have the columns {list(GAMM_INPUT_COLUMNS)} and one factor column, found {list(data.columns)}"
         )
     return extra[0]
@@ -572,7 +575,7 @@ def fit_layers(
     random_smooths: bool,
     ar1: bool,
     grid: int,
-    logger=None,
+    logger: logging.Logger | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The Python engine's GAMM (:func:`fit_gamm`) of every layer of a GAMM input (columns
     :data:`GAMM_INPUT_COLUMNS` and ``factor``; ``reference`` None: the first level in the data's
@@ -629,5 +632,18 @@ def merge_engines(tables: Mapping[str, Mapping[str, pd.DataFrame]]) -> dict[str,
     with an ``engine`` column first, plus ``intervals``: the :func:`significant_intervals` of every
     engine's and layer's difference curves (columns engine, layer, level, reference, start, end,
     direction)."""
-    merged = {t: pd.concat([by_table[t].assign(engine=e) for e, by_table in tables.items()]) for t in ENGINE_TABLES}
-    raise NotImplementedError
+    merged: dict[str, list[pd.DataFrame]] = {t: [] for t in ENGINE_TABLES}
+    for engine, by_table in tables.items():
+        for table in ENGINE_TABLES:
+            df = by_table[table].copy()
+            df.insert(0, "engine", engine)
+            merged[table].append(df)
+    out = {t: pd.concat(v, ignore_index=True) for t, v in merged.items()}
+    out["intervals"] = pd.concat(
+        [
+            significant_intervals(d.drop(columns=["engine", "layer"])).assign(engine=e, layer=layer)
+            for (e, layer), d in out["differences"].groupby(["engine", "layer"], sort=False)
+        ],
+        ignore_index=True,
+    )[["engine", "layer", "level", "reference", "start", "end", "direction"]]
+    return out
