@@ -1,12 +1,12 @@
-"""Speed and memory of the diffusion-embedding stage against the seed's dense procedure.
+"""Speed and memory of the diffusion-embedding stage against Arnold's (2025) dense CelebA procedure.
 
 Cases (targets from the workflow-foundation issue, 2-core CPU):
 
-- ``seed``: 2000 images of 178 x 218 greyscale (D = 38,804): the seed's dense NumPy procedure
+- ``seed`` (the case's name): 2000 images of 178 x 218 greyscale (D = 38,804): Arnold's dense NumPy procedure
   (50-eps sweep + diffusion map, one BLAS thread, ``seed_reference.py``) against repgeo's sweep +
   map in the same run. Target: repgeo under 10 s and >= 20x, with the same coordinates
   (|corr| = 1 per coordinate, celeba convention). Images: the first 2000 CelebA images of
-  ../shared/datasets upscaled 2x to the seed's resolution when present, else random pixels.
+  ../shared/datasets upscaled 2x to Arnold's resolution when present, else random pixels.
 - ``n10k``: 10,000 points in D = 784 (a 3-dimensional manifold under random Fourier features),
   k = 10 coordinates. Target under 30 s; top-10 eigenvalues within 1e-6 relative of an
   independent float64 dense eigendecomposition.

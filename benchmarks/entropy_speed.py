@@ -2,12 +2,12 @@
 
 Cases (targets from the entropy issue, 2-core CPU, every implementation in the same run):
 
-- ``dse_n10k``: compatible-mode DSE (sigma = 10, t = 1) of n = 10,000 points in D = 2048, the
-  reference note's timing data (uniform on 50 intrinsic dimensions, the other coordinates one
-  shared constant, plus 1 % uniform noise; ``repgeo.data.dse_toy``). Implementations:
-  ``baseline`` -- a dense float64 pipeline following the reference's recipe as the reference
-  note describes it (:func:`repgeo.entropy.toys.reference_recipe_dse`: sklearn pairwise
-  distances, squared again, Gaussian with its prefactor, the degree scaling as two products
+- ``dse_n10k``: compatible-mode DSE (sigma = 10, t = 1) of n = 10,000 points in D = 2048, this
+  project's timing data (uniform on 50 intrinsic dimensions, the other coordinates one shared
+  constant, plus 1 % uniform noise; ``repgeo.data.dse_toy``). Implementations:
+  ``baseline`` -- a dense float64 pipeline following the recipe of the authors' ``dse-dsmi`` 1.1
+  (``dse_dsmi/diffusion.py``, ``dse_dsmi/dse.py``; :func:`repgeo.entropy.toys.reference_recipe_dse`:
+  sklearn pairwise distances, squared again, Gaussian with its prefactor, the degree scaling as two products
   with diagonal matrices, the symmetry check, ``numpy.linalg.eigvalsh``, the entropy with
   epsilon added);
   ``float64`` and ``float32`` -- :func:`repgeo.entropy.diffusion_spectral_entropy`. Targets:
@@ -48,7 +48,7 @@ CASES = {  # case: implementations
 
 
 def toy_cube(n: int, seed: int = 0):
-    """The reference note's timing data (section 4c): uniform, d = 50 in D = 2048, 1 % noise."""
+    """The timing data: uniform, d = 50 in D = 2048, 1 % noise (as :func:`repgeo.entropy.toys.runtime_data`)."""
     import numpy as np
 
     from repgeo.data.dse_toy import add_uniform_noise, subspace_data

@@ -1,7 +1,7 @@
 """Accuracy of the geometry estimators on manifolds with closed-form dimension and curvature.
 
 Both modes (``parity``: Jones' reference algorithm; ``improved``: repgeo's estimator,
-lib/repgeo/geometry/improved.py), the test manifolds of the reference notes (section 3.2) and
+lib/repgeo/geometry/improved.py), the test manifolds on which Jones' code was measured for this project and
 the geometry issue's targets: unit S^2 and S^3, the torus R = 2, r = 1, the saddle z = x^2 - y^2
 on [-1, 1]^2, the flat square [-1, 1]^2 (with and without noise of s.d. 0.05), the Swiss roll;
 n = 2000 and 4000 with seeds 0, 1, 2, and S^2 also at n = 8000 and 16000 (seed 0) for the growth

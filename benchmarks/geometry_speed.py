@@ -4,12 +4,13 @@ Cases (targets from the geometry issue; one BLAS thread unless stated):
 
 - ``parity_n4000``: parity mode on the unit 2-sphere and the torus (n = 4000), dimension and
   curvature each from scratch (kNN, operator, eigenbasis, estimator), and both from one
-  operator and 80-function eigenbasis (``estimate_geometry``). Reference (Jones' code, the same machine,
-  reference notes section 3.3): dimension 1.08 s (S^2) / 1.07 s (torus), curvature 0.84 / 0.73 s.
+  operator and 80-function eigenbasis (``estimate_geometry``). Reference (Jones' code,
+  Iolo-Jones/ManifoldDiffusionGeometry at commit 4eae5b2, measured for this project on the same
+  2-core VM, one BLAS thread, min of 3): dimension 1.08 s (S^2) / 1.07 s (torus), curvature 0.84 / 0.73 s.
   Target: at least 5x faster.
 - ``improved_n4000``: improved mode, same data.
 - ``scale_400k``: improved mode, 400,000 points of a torus in R^3 and of the torus placed
-  isometrically in R^5 (five coordinates, as the seed's diffusion maps), two threads. Target:
+  isometrically in R^5 (five coordinates, as Arnold 2025's diffusion maps), two threads. Target:
   dimension and curvature together under 10 minutes and 8 GB.
 
 Results: benchmarks/results/geometry_speed.parquet.

@@ -139,7 +139,9 @@ def time_inverter(arch: str, size: int, layer: str, train_images: int, device) -
     X = torch.rand((train_images, 3, size, size), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         Xp = net.preprocess(X.to(device))
-    train_end_to_end(blocks, Xp[: train_images // 2], variant="deconv", epochs=1, batch_size=INVERTER_BATCH, lr=3e-4, seed=0)
+    train_end_to_end(
+        blocks, Xp[: train_images // 2], variant="deconv", epochs=1, batch_size=INVERTER_BATCH, lr=3e-4, seed=0
+    )
     sync(device)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     train_end_to_end(blocks, Xp, variant="deconv", epochs=1, batch_size=INVERTER_BATCH, lr=3e-4, seed=0)

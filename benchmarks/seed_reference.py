@@ -1,7 +1,8 @@
-"""A plain dense NumPy version of the seed's diffusion-map procedure, for speed comparisons.
+"""A plain dense NumPy version of Arnold's (2025) CelebA diffusion-map procedure, for speed comparisons.
 
-Written from the description in ../shared/reference-notes/diffusion_geometry.md, section 1
-(the CelebA study's scripts Ethan3 and Ethan5): the bandwidth sweep recomputes the full dense
+Written from a description of the CelebA study's scripts (E. Arnold, "Investigating the intrinsic
+geometry of the CelebA dataset using diffusion geometry", Durham 2025; ethanarnold45/CelebA_Project,
+Ethan3 and Ethan5), not from their code: the bandwidth sweep recomputes the full dense
 Gaussian kernel with scikit-learn's ``rbf_kernel`` for every eps and sums it; the diffusion map
 forms P = D^-1 K with a dense diagonal matrix product, takes the eigenvectors of P^T with the
 general eigensolver ``np.linalg.eig``, sorts them by descending eigenvalue, keeps the trivial one
@@ -21,7 +22,7 @@ def weight_sums(X: np.ndarray, eps_grid: np.ndarray) -> np.ndarray:
 
 
 def diffusion_coords(X: np.ndarray, eps: float, n_components: int, t: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """The seed's coordinates: left eigenvectors of P (trivial kept) times lambda^t."""
+    """Arnold's (2025) coordinates: left eigenvectors of P (trivial kept) times lambda^t."""
     K = rbf_kernel(X, gamma=1.0 / eps)
     d = K.sum(axis=1)
     P = np.diag(1.0 / d) @ K

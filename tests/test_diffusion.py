@@ -127,7 +127,7 @@ def test_digits_picks_match_the_reference_fixture(geometry_fixtures):
     # The fixture interpolates on its 50-point grid; ours is the exact root / optimum.
     assert select_epsilon(hist, "half_plateau") == pytest.approx(float(z["eps_half_plateau"]), rel=0.01)
     assert select_epsilon(hist, "max_slope") == pytest.approx(float(z["eps_maxslope"]), rel=0.05)
-    # The seed's diffusion map at the fixture's eps, in the seed's convention.
+    # Arnold's (2025) diffusion map at the fixture's eps, in his code's convention.
     dm = diffusion_map(X, float(z["dmap_epsilon"]), 5, convention="celeba")
     np.testing.assert_allclose(dm.eigenvalues, z["dmap5_eigenvalues"], rtol=1e-6)
     for j in range(5):
@@ -233,11 +233,11 @@ def test_celeba_reproduces_the_seed_procedure(shared_datasets, geometry_fixtures
             "grayscale": True,
         }
     )
-    X = ds.arrays.reshape(2000, -1) * 255.0  # the seed works on raw 0..255 intensities
+    X = ds.arrays.reshape(2000, -1) * 255.0  # Arnold (2025) works on raw 0..255 intensities
     hist = distance_histogram(X)
     np.testing.assert_allclose(hist.weight_sum(z["eps_grid"]), z["sum_weights"], rtol=1e-4)
     eps = select_epsilon(hist)
-    # Within 25 % of the seed's by-eye choice scaled to this resolution (1.9e7), and equal to
+    # Within 25 % of Arnold's by-eye choice scaled to this resolution (1.9e7), and equal to
     # the fixture's grid-interpolated half-plateau value within 1 %.
     assert abs(eps / float(z["eps_paper_scaled"]) - 1) < 0.25
     assert eps == pytest.approx(float(z["eps_half_plateau"]), rel=0.01)

@@ -1,7 +1,7 @@
 """Compatible mode against the reference implementation (PyPI ``dse-dsmi`` 1.1) used as an oracle.
 
 The oracle is a test-only dependency (the ``test`` extra); its non-commercial licence allows no
-copying, so it is only called here. Targets (reference note, section 7): 1e-9 bits in float64,
+copying, so it is only called here. Targets (this project's): 1e-9 bits in float64,
 1e-4 bits in float32. Its DSMI returns ``(value, groups)``. Labels are passed as integers: the
 oracle re-bins float labels as continuous, where repgeo treats integer-valued floats as labels.
 """

@@ -10,7 +10,7 @@ from torch import nn
 
 from repgeo.generative.architectures import ARCHITECTURES, Autoencoder, build_autoencoder, reconstruction_error
 
-# (arch, image shape, latent dim) at the sizes of reference notes A.3.
+# (arch, image shape, latent dim) at the sizes of gmum/cwae and gmum/cwae-pytorch (``src/architectures/``).
 PAPER_SETTINGS = {
     "mlp": ((1, 28, 28), 20),
     "cifar_conv": ((3, 32, 32), 64),
@@ -31,7 +31,8 @@ def _linear(nin, nout):
     return nin * nout + nout
 
 
-# Hand counts from the tables of reference notes A.3 (weights + biases; BatchNorm: 2 per channel).
+# Hand counts from the layer lists in repgeo.generative.architectures (after gmum's ``src/architectures/``;
+# weights + biases; BatchNorm: 2 per channel).
 EXPECTED_PARAMETERS = {
     # MNIST 784 -> 200 -> 200 -> 200 -> 20 and back: 157000 + 2*40200 + 4020 = 241420;
     # 4200 + 2*40200 + 157584 = 242184.

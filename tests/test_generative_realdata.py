@@ -30,38 +30,63 @@ EVALUATION = {
 FEATURE_NET = {"arch": "mlp", "width": 64, "hidden": 1, "epochs": 2, "batch_size": 64, "lr": 0.002}
 
 
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(section: str, entry: dict) -> dict:
+    """``entry`` of ``section`` with the schema's defaults filled in, as the workflow's start check
+    (repgeo.config.check_config) hands it to the stages."""
+    from repgeo.config import load_schema, validate
+
+    if section == "datasets":
+        return validate({"datasets": {"d": entry}}, load_schema(SCHEMA))["datasets"]["d"]
+    config = {"datasets": {"d": {"source": "sklearn_digits"}}, section: {"e": {"dataset": "d", **entry}}}
+    return validate(config, load_schema(SCHEMA))[section]["e"]
+
+
 def _prepare(spec: dict, out: Path) -> tuple[str, str]:
     from repgeo.stages.data import prepare_data
 
     out.mkdir(parents=True, exist_ok=True)
     samples, arrays = str(out / "samples.parquet"), str(out / "arrays.pt")
-    prepare_data(spec=spec, samples=samples, arrays=arrays)
+    prepare_data(spec=_with_defaults("datasets", spec), samples=samples, arrays=arrays)
     return arrays, samples
 
 
 def _feature_net(arrays: str, samples: str, label: str, out: Path) -> pd.DataFrame:
-    from repgeo.stages.generative import feature_net_run
+    from repgeo.stages.generative import generative_feature_net
 
-    spec = {"feature_net": {**FEATURE_NET, "label": label}}
-    feature_net_run(
-        arrays, samples, spec, str(out / "feature_net" / "model.pt"), str(out / "feature_net" / "history.parquet")
+    entry = _with_defaults("generative", {"feature_net": {**FEATURE_NET, "label": label}})
+    generative_feature_net(
+        arrays=arrays,
+        samples=samples,
+        spec={"feature_net": entry["feature_net"]},
+        model_out=str(out / "feature_net" / "model.pt"),
+        history_out=str(out / "feature_net" / "history.parquet"),
     )
     return io.read_parquet(out / "feature_net" / "history.parquet")
 
 
 def _train_and_evaluate(arrays: str, samples: str, spec: dict, out: Path, model: str = "scfwae"):
-    from repgeo.stages.generative import evaluate_run, train_run
+    from repgeo.stages.generative import TRAIN_KEYS, generative_evaluate, generative_train
 
-    spec = {"eval_every": 1, **spec, "evaluation": EVALUATION}
+    entry = _with_defaults("generative", {"eval_every": 1, **spec, "evaluation": EVALUATION})
     run = out / model
-    train_run(arrays, samples, spec, model, str(run / "snapshots.pt"), str(run / "history.parquet"))
-    evaluate_run(
-        str(run / "snapshots.pt"),
-        arrays,
-        samples,
-        str(out / "feature_net" / "model.pt"),
-        spec,
-        str(run / "metrics.parquet"),
+    generative_train(
+        arrays=arrays,
+        samples=samples,
+        spec={k: entry[k] for k in TRAIN_KEYS},
+        model=model,
+        snapshots_out=str(run / "snapshots.pt"),
+        history_out=str(run / "history.parquet"),
+    )
+    generative_evaluate(
+        arrays=arrays,
+        samples=samples,
+        snapshots=str(run / "snapshots.pt"),
+        feature_net=str(out / "feature_net" / "model.pt"),
+        spec={"evaluation": entry["evaluation"]},
+        metrics_out=str(run / "metrics.parquet"),
     )
     return (
         io.load_tensor(run / "snapshots.pt"),

@@ -1,6 +1,6 @@
 """Modular inverting networks (repgeo.inversion.inverters): module geometry, the three training
 regimes against independent computations, the acceptance check against the mean image on held-out
-photograph patches, the seed's error visualisations and input validation."""
+photograph patches, the "Deep Restoration" study's error visualisations and input validation."""
 
 from __future__ import annotations
 

@@ -59,9 +59,10 @@ def test_workflow_on_cifar10(tmp_path, shared_datasets):
     assert history["test_accuracy"].iloc[-1] > 0.3, history
     samples = io.read_parquet(tmp_path / "results/data/cifar10/samples.parquet")
     assert (samples["split"] == "test").sum() == 1000 and samples["label"].nunique() == 10
-    # Feature maps are closer to stationary away from the border (seed 4.1). CIFAR's objects sit in
-    # the middle of the frame, so less so than for random patches of photographs (the default run's
-    # 0.0013): measured 0.064 interior against 0.128 at the border, on 500 images.
+    # Feature maps are closer to stationary away from the border (the "Deep Restoration" study,
+    # section 4.1). CIFAR's objects sit in the middle of the frame, so less so than for random
+    # patches of photographs (the default run's 0.0013): measured 0.064 interior against 0.128 at
+    # the border, on 500 images.
     stats = io.read_parquet(base / "statistics/pool1.parquet")
     share = stats[stats["matrix"] == "covariance"].groupby("region")["off_toeplitz_share"].mean()
     assert share["interior"] < 0.1 and share["border"] > 1.5 * share["interior"], share

@@ -96,7 +96,13 @@ def test_inversion_layer_names_equal_the_networks(arch, lrn):
 
 
 def test_method_expert():
-    assert [registry.method_expert(m) for m in registry.PREIMAGE_METHODS] == [None, "ica", "student_t", "ica", "student_t"]
+    assert [registry.method_expert(m) for m in registry.PREIMAGE_METHODS] == [
+        None,
+        "ica",
+        "student_t",
+        "ica",
+        "student_t",
+    ]
     with pytest.raises(ValueError, match="method must be one of"):
         registry.method_expert("l2")
 

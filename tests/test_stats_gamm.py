@@ -1,11 +1,12 @@
 """GAMM statistics (repgeo.stats): spline bases, AR(1) prewhitening, the REML core, both engines.
 
-Expected behaviour is that of the reference note (shared/reference-notes/models_and_stats.md,
-C.5-C.6): on the synthetic design the identical word D is not significant and the different word C
-is, in both engines; without token random smooths mgcv flags D; the Python REML core reproduces
-mgcv's fit when given mgcv's basis. Independent computations: closed-form integrals and adaptive
-quadrature for the penalties, the Cholesky factor of the AR(1) correlation matrix, statsmodels'
-acf, and a mixed-model (Harville) REML likelihood maximised by brute force.
+Expected behaviour (a validation of this project with R mgcv, in the style of Sóskuthy 2021 and
+Wieling 2018): on the synthetic design (repgeo.stats.gamm.synthetic_design) the identical word D is
+not significant and the different word C is, in both engines; without token random smooths mgcv
+flags D; the Python REML core reproduces mgcv's fit when given mgcv's basis. Independent
+computations: closed-form integrals and adaptive quadrature for the penalties, the Cholesky factor
+of the AR(1) correlation matrix, statsmodels' acf, and a mixed-model (Harville) REML likelihood
+maximised by brute force.
 """
 
 from __future__ import annotations
@@ -236,7 +237,7 @@ def test_python_engine_calls_identical_word_null_and_different_word_significant(
     assert python_fit.engine == "python"
     assert shape_p(python_fit, "D") > ALPHA
     assert shape_p(python_fit, "C") < ALPHA
-    assert 0 < python_fit.rho < 0.7  # random smooths absorb part of the true 0.7 (note C.5)
+    assert 0 < python_fit.rho < 0.7  # random smooths absorb part of the true 0.7 (mgcv's bam: 0.53)
     assert python_fit.settings["reml_converged"]
     _check_tables(python_fit)
 

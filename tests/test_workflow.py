@@ -317,7 +317,7 @@ def test_lint_reports_only_the_environment_suggestion(repo_root):
 
 
 def test_seed_protocol_from_the_default_config(tmp_path):
-    """The seed's protocol exactly as the default config ships it: LFW faces -> 5 diffusion
+    """Arnold's (2025) protocol exactly as the default config ships it: LFW faces -> 5 diffusion
     coordinates (CelebA convention) -> improved dimension -> curvature at the modal dimension ->
     figures on the 3-D map and curvature against the face attribute."""
     import yaml

@@ -646,9 +646,7 @@ def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], 
         unknown = [layer for layer in asked if layer not in names]
         if unknown:
             problems.append(f"{where}.layers: {unknown} are not layers of {arch}; valid names: {', '.join(names)}")
-        beyond = [
-            layer for layer in spec["layers"] if layer in names and names.index(layer) >= names.index("fc6")
-        ]
+        beyond = [layer for layer in spec["layers"] if layer in names and names.index(layer) >= names.index("fc6")]
         if beyond:
             problems.append(
                 f"{where}.layers: {beyond} are fully connected; the inverters and feature-map statistics need maps, choose layers up to pool5"

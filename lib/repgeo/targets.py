@@ -57,7 +57,11 @@ def geometry_tables_inputs(config: Config, wildcards: Any) -> dict[str, str]:
 
 def geometry_figure_inputs(config: Config, wildcards: Any) -> dict[str, str]:
     base = f"results/geometry/{wildcards.name}"
-    inputs = {"pointwise": f"{base}/pointwise.parquet", "points": f"{base}/points.pt", "summary": f"{base}/summary.parquet"}
+    inputs = {
+        "pointwise": f"{base}/pointwise.parquet",
+        "points": f"{base}/points.pt",
+        "summary": f"{base}/summary.parquet",
+    }
     if entry_of(config, "geometry", wildcards)["attributes"]:
         inputs["attributes"] = f"{base}/attributes.parquet"
     return inputs
@@ -89,7 +93,9 @@ def trajectory_inputs(config: Config, wildcards: Any) -> dict[str, Any]:
 
 
 def entropy_targets(config: Config) -> list[str]:
-    out = [f"results/entropy/{name}/{f}" for name in config["training"] for f in ("trajectory.parquet", "trajectory.png")]
+    out = [
+        f"results/entropy/{name}/{f}" for name in config["training"] for f in ("trajectory.parquet", "trajectory.png")
+    ]
     return out + [f"results/entropy_toys/{toy}.{ext}" for toy in config["entropy_toys"] for ext in ("parquet", "png")]
 
 

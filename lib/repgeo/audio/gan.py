@@ -140,7 +140,9 @@ class GanConfig:
         )
 
 
-def words_config(n_words: int, *, n_codes: int | None, steps: int, checkpoint_steps: Sequence[int], **settings: Any) -> GanConfig:
+def words_config(
+    n_words: int, *, n_codes: int | None, steps: int, checkpoint_steps: Sequence[int], **settings: Any
+) -> GanConfig:
     """The :class:`GanConfig` of a run on ``n_words`` words (validated): ``n_codes`` None gives ciwGAN
     one category per word and fiwGAN ceil(log2 n_words) bits, at least 1 (Beguš 2021: a code per
     lexical item); ``checkpoint_steps`` beyond ``steps`` are dropped, the rest sorted (a shorter run

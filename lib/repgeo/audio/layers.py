@@ -201,9 +201,7 @@ def reference_word(words: Sequence[str], reference_level: str | None) -> str:
     return str(ref)
 
 
-def analysed_tokens(
-    samples: pd.DataFrame, *, label: str, split: str, max_tokens_per_word: int | None
-) -> np.ndarray:
+def analysed_tokens(samples: pd.DataFrame, *, label: str, split: str, max_tokens_per_word: int | None) -> np.ndarray:
     """Dataset rows whose activations are analysed: the tokens of ``split`` (train, test or all; Beguš
     & Zhou analyse held-out tokens), at most ``max_tokens_per_word`` per word (the first in table
     order; None: all)."""
@@ -217,9 +215,7 @@ def analysed_tokens(
     return rows
 
 
-def figure_token_row(
-    tokens: pd.DataFrame, *, figure_token: str | None, reference_level: str | None, split: str
-) -> int:
+def figure_token_row(tokens: pd.DataFrame, *, figure_token: str | None, reference_level: str | None, split: str) -> int:
     """The row of ``tokens`` (id, word) drawn in Figure 2: ``figure_token``, or the first token of
     the reference word (:func:`reference_word`); ``split`` names the analysed tokens in the error."""
     if figure_token is None:

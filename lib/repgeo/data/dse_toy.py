@@ -1,13 +1,15 @@
 """Source ``dse_toy``: the toy families of the DSE/DSMI paper (Liao, Liu et al., arXiv 2312.04823).
 
-Protocols follow ``shared/reference-notes/dse_dsmi.md`` §4a (DSE against intrinsic dimension) and
-§4b (DSMI on branching trees with label corruption), re-implemented from the description:
+Protocols follow the authors' toy scripts in the history of ChenLiu-1996/DiffusionSpectralEntropy:
+``src/manifold_investigation/toy_data_entropy.py`` and ``toy_entropy_comparison.py`` (DSE against
+intrinsic dimension) and ``toy_data_MI.py`` (DSMI on branching trees with label corruption),
+re-implemented from a description of them:
 
-- ``uniform`` / ``gaussian`` (§4a): n points in D = ambient_dim (default 2048), U[-1, 1] or N(0, 1)
+- ``uniform`` / ``gaussian`` (``toy_data_entropy.py``): n points in D = ambient_dim (default 2048), U[-1, 1] or N(0, 1)
   in every coordinate; coordinates d+1..D are then overwritten with ONE shared constant drawn from
   N(0, 1), so the data spans a d-dimensional affine subspace; then noise * U[-1, 1] is added to all
   D coordinates.
-- ``tree`` (§4b, PHATE-style random-walk tree, D default 20): ``branches`` branches of
+- ``tree`` (``toy_data_MI.py``, PHATE-style random-walk tree, D default 20): ``branches`` branches of
   n // branches points; every point is the previous one plus a step U[-1, 1]^D. Branch 0 walks from
   the origin; every later branch walks from a random point of branch 0 (its anchor, recorded in
   ``info['branch_anchors']``). The branch id is the label.
@@ -41,7 +43,7 @@ FAMILIES = ("uniform", "gaussian", "tree", "blobs")
 
 
 def subspace_data(n: int, dim: int, ambient_dim: int, family: str, rng: np.random.Generator) -> np.ndarray:
-    """``n x ambient_dim`` points of intrinsic dimension ``dim`` (§4a, before the noise).
+    """``n x ambient_dim`` points of intrinsic dimension ``dim`` (``toy_data_entropy.py``, before the noise).
 
     Coordinates 0..dim-1 are U[-1, 1] (``uniform``) or N(0, 1) (``gaussian``); the others all
     hold one shared constant drawn from N(0, 1).
@@ -60,7 +62,7 @@ def subspace_data(n: int, dim: int, ambient_dim: int, family: str, rng: np.rando
 def random_walk_tree(
     n_per_branch: int, branches: int, ambient_dim: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A PHATE-style random-walk tree (§4b, before the noise).
+    """A PHATE-style random-walk tree (``toy_data_MI.py``, before the noise).
 
     Returns ``(x, label, position, anchors)``: points ``(branches * n_per_branch) x ambient_dim``
     in branch order, the branch id of each point, its step index along its branch (0-based; the

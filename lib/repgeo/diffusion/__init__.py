@@ -8,7 +8,7 @@ Modules, in the order the workflow uses them:
   that pick eps from it;
 - :mod:`.kernels` -- dense and kNN-sparse kernels, density normalisation, Markov normalisation;
 - :mod:`.eigen` -- top eigenpairs of the symmetric conjugate of the Markov matrix;
-- :mod:`.maps` -- diffusion coordinates in the Coifman-Lafon and the CelebA-seed conventions,
+- :mod:`.maps` -- diffusion coordinates in the Coifman-Lafon and the CelebA (Arnold 2025) conventions,
   and diffusion distances.
 """
 

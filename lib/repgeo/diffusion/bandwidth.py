@@ -1,13 +1,13 @@
 """Bandwidth selection from the sum of kernel weights (Coifman, Shkolnisky, Sigworth & Singer 2008).
 
 For a kernel k(a) = exp(-a) of the scaled argument a = |x_i - x_j|^2 / eps (Gaussian) or
-|x_i - x_j| / eps (the seed's exponential kernel), the curve
+|x_i - x_j| / eps (the exponential form of Arnold 2025, section 2.2.1), the curve
 
     S(eps) = sum_{i, j} exp(-a_ij(eps))        (all ordered pairs, the diagonal included)
 
 rises from S = n (eps -> 0, only self-pairs count) to S = n^2 (eps -> inf, every pair counts).
 In between, on data near a d-dimensional manifold, log S grows linearly in log eps with slope
-about d/2 (Gaussian) -- the "linear section" from which the seed picks eps by eye.
+about d/2 (Gaussian) -- the "linear section" from which Arnold (2025) picks eps by eye.
 
 One pass over distance blocks serves every eps: the pass builds a fine log-histogram of the
 kernel argument (512 bins per octave of |x-y|^2, with the count and the sum of the argument in
@@ -18,9 +18,9 @@ of S is below 1e-4 (tested against the direct sum).
 Rules that pick eps from the curve (all grid-free: they use the histogram's continuous S):
 
 - ``half_plateau`` (default): the eps at which log S is halfway between its plateaus log n and
-  2 log n, i.e. the unique root of S(eps) = n^(3/2). On the seed's CelebA images this lands
-  within 11 % of the seed's by-eye choice (the CelebA seed study, E. Arnold; see
-  docs/paper-settings.md and docs/diffusion.md).
+  2 log n, i.e. the unique root of S(eps) = n^(3/2). On Arnold's first 2000 CelebA images (at
+  half resolution) this lands within 11 % of his by-eye choice scaled to that resolution (E. Arnold,
+  Durham 2025, Figure 3.1; see docs/paper-settings.md and docs/diffusion.md).
 - ``max_slope``: the eps of the steepest point of log S against log eps; twice that slope is a
   dimension estimate (Gaussian kernel). It lands about 2x below the by-eye choice on CelebA.
 - ``linear_centre``: the geometric centre of the interval around the steepest point where the

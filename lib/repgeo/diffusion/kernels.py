@@ -1,17 +1,18 @@
 """Diffusion kernels and their normalisations (Coifman & Lafon 2006, sections 2-3).
 
 Given squared distances, the kernel is K_ij = exp(-|x_i - x_j|^2 / eps) (Gaussian, the default)
-or exp(-|x_i - x_j| / eps) (the seed's exponential kernel), self-pairs included. The anisotropic
-density normalisation with exponent alpha divides by the kernel density estimate q = K 1:
+or exp(-|x_i - x_j| / eps) (the exponential form written in Arnold 2025, section 2.2.1), self-pairs
+included. The anisotropic density normalisation with exponent alpha divides by the kernel density
+estimate q = K 1:
 
     K^(alpha)_ij = K_ij / (q_i^alpha q_j^alpha)                         (C&L eq. 2.4 / 3.1)
 
 and the Markov matrix is P = D^-1 K^(alpha) with D = diag(K^(alpha) 1). alpha = 0 is the
-classical normalised graph Laplacian (the seed's choice), alpha = 1/2 the Fokker-Planck
+classical normalised graph Laplacian (Arnold's choice, 2025), alpha = 1/2 the Fokker-Planck
 operator, alpha = 1 the Laplace-Beltrami operator whatever the sampling density.
 
 All normalisations are row/column scalings by vectors (never products with diagonal
-matrices, which cost O(n^3) in the seed's code). The eigenproblem is solved on the symmetric
+matrices, which cost O(n^3) in Arnold's code). The eigenproblem is solved on the symmetric
 conjugate A = D^-1/2 K^(alpha) D^-1/2, which has P's eigenvalues and orthonormal eigenvectors.
 """
 

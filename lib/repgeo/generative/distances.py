@@ -30,13 +30,14 @@ Jastrzebski, "Cramer-Wold AutoEncoder", arXiv 1805.09235, JMLR 21, 2020) is the 
 ``scwae`` distance over directions uniformly distributed on the sphere; it has a closed form
 (:func:`cw_distance_exact`) and the asymptotic form used to train CWAE (:func:`cw_distance`).
 
-Under the log cost any constant factor of d only shifts the cost (note A.1), so normalisations
-matter for reporting only; each function states its own. The training distances are torch
+Under the log cost any constant factor of d only shifts the cost (log(c d) = log c + log d), so
+normalisations matter for reporting only; each function states its own. The training distances are torch
 functions, differentiable almost everywhere (sorting and the maximum of ``sksae`` are piecewise
 smooth), on any device, in float32 or float64. Random draws use ``generator`` when one is given:
 they are made on the generator's device and moved to the data's, so a CPU generator gives the
 same numbers on a GPU. :func:`sliced_wasserstein_to_normal` and :func:`sliced_wasserstein` are
-the evaluation metrics of the gmum CWAE code (note A.5) and of pixel-space comparison (note A.6).
+the evaluation metrics of the gmum CWAE code (gmum/cwae ``src/evaluation/``) and of pixel-space
+comparison (this project's offline substitute for FID).
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def w2_closed_form(s) -> torch.Tensor:
     """SCFWAE's 1-D distance of each row of ``s`` (K x n): exact W2^2 to N(0, 1), shape (K,).
 
     W2^2 = int_0^1 (F_n^-1(q) - Phi^-1(q))^2 dq = (1/n) sum_i s_(i)^2 + 1 - 2 sum_i s_(i) m_i,
-    m_i = phi(Phi^-1((i-1)/n)) - phi(Phi^-1(i/n)) (Knop et al., arXiv 1901.10417; reference
-    note A.2). No prior sampling.
+    m_i = phi(Phi^-1((i-1)/n)) - phi(Phi^-1(i/n)) (Knop et al., arXiv 1901.10417; m_i is the integral of
+    Phi^-1 over [(i-1)/n, i/n], since d/dq -phi(Phi^-1(q)) = Phi^-1(q)). No prior sampling.
     """
     s = _check_matrix(s, "s", "K projections x n points", sample_axis=1)
     n = s.shape[1]
@@ -168,8 +169,8 @@ def sliced_distance(
     """The sliced distance of the codes ``z`` (n x D) to N(0, I) for the model ``kind``, a scalar.
 
     The mean over ``n_projections`` fresh random unit directions v_k (K = 50 in every gmum and
-    Kolouri implementation, note A.1) of ``ONE_D_DISTANCES[kind]`` applied to z v_k, with the
-    defaults of each 1-D distance. ``generator`` draws the directions and, for 'swae', the prior
+    Kolouri implementation: gmum/cwae, gmum/cwae-pytorch, skolouri/swae) of
+    ``ONE_D_DISTANCES[kind]`` applied to z v_k, with the defaults of each 1-D distance. ``generator`` draws the directions and, for 'swae', the prior
     samples (in that order, as the 1-D functions would).
 
     The value equals ``ONE_D_DISTANCES[kind](v @ z.T).mean()``, but forward and backward are one

@@ -53,7 +53,8 @@ logger = logging.getLogger("repgeo")
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """How an epoch is evaluated (defaults: the gmum evaluators; notes A.5-A.6)."""
+    """How an epoch is evaluated (defaults: the gmum evaluators, gmum/cwae ``src/evaluation/``; the offline
+    generation-quality sizes are this project's)."""
 
     n_generated: int = 10_000
     kid_subsets: int = 100

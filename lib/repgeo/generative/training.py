@@ -15,10 +15,11 @@ between the projected codes and N(0, 1) (:func:`~repgeo.generative.distances.sli
 ``scvmae`` (Cramér–von Mises), ``sksae`` (Kolmogorov–Smirnov); ``cwae`` uses the multivariate
 Cramér–Wold distance (:func:`~repgeo.generative.distances.cw_distance`) and ``ae`` no distance.
 Under the log form a constant factor of the distance only shifts the cost, so normalisation
-conventions do not change the gradients (notes A.1).
+conventions do not change the gradients (log(c d) = log c + log d).
 
 Optimiser Adam (PyTorch defaults β = (0.9, 0.999)), lr 1e-3 (5e-4 for CelebA), batch 128, K = 50
-(notes A.4). Every random draw of epoch e (the shuffling, the directions, SWAE's prior samples)
+(gmum/cwae ``train_models.py``, gmum/cwae-pytorch ``reproduce_table1.sh``; K = 50 as in
+skolouri/swae). Every random draw of epoch e (the shuffling, the directions, SWAE's prior samples)
 comes from a CPU generator seeded with (seed, e), so a run resumed after epoch e gives the same
 weights and history as an uninterrupted one on the same device. The state after every epoch is
 kept in ``work_dir/state.pt``; the weights at every evaluation epoch (epoch 0 = the

@@ -1,8 +1,8 @@
 """repgeo's improved diffusion-geometry estimators of dimension and scalar curvature.
 
 Jones' reference (ManifoldDiffusionGeometry, arXiv:2411.04100) regularises everything by
-band-limiting to the first n0 Laplacian eigenfunctions. Measured on known manifolds (reference
-notes, section 3.2) this leaves three faults: pointwise dimension fails near boundaries (0.73 to
+band-limiting to the first n0 Laplacian eigenfunctions. Measured on known manifolds (its code at
+commit 4eae5b2 with defaults, run for this project on a 2-core VM) this leaves three faults: pointwise dimension fails near boundaries (0.73 to
 0.88 correct), the curvature of spheres is biased upward by a margin that grows with n (n0 stays
 fixed while the sampling gets finer), the saddle gets worse with n, and noise on a flat piece
 produces spurious negative curvature. It also needs an n0-eigenvector solve, which caps n.

@@ -1,6 +1,6 @@
 """Second-order and sparsity statistics of a layer's feature maps over N images.
 
-The seed "Deep Restoration" (section 4.1, Figure 4) plots, for one layer, the covariance of the
+The "Deep Restoration" study (section 4.1, Figure 4) plots, for one layer, the covariance of the
 flattened feature maps and its inverse and observes that both look nearly (block-)Toeplitz, i.e.
 spatially stationary. This module computes those matrices and measures that closeness, plus the
 Gram matrices and sparsity statistics of the same maps. Input is always a stack of feature maps

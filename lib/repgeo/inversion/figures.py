@@ -1,4 +1,4 @@
-"""Figures of the inversion branch (seed "Deep Restoration"): feature-map covariance heat maps
+"""Figures of the inversion branch (the "Deep Restoration" study): feature-map covariance heat maps
 (Figure 4), inverter reconstructions with the two error images (Figures 5-7), the learned filter
 sheet (Figure 8), pre-image sheets (Figures 9-10) and the per-layer comparison of methods. Every
 number a figure shows is also in the branch's parquet tables."""
@@ -37,7 +37,7 @@ def _symmetric(ax, M: np.ndarray, title: str) -> None:
 
 def plot_feature_statistics(stats: CovarianceStatistics, gram: np.ndarray, title: str) -> plt.Figure:
     """Covariance, its block-Toeplitz approximation, the regularised inverse and its approximation,
-    and the mean Gram matrix (seed Figure 4); the shares are those of the statistics table."""
+    and the mean Gram matrix (the "Deep Restoration" study, Figure 4); the shares are those of the statistics table."""
     cov, inv = stats.covariance_toeplitz, stats.inverse_toeplitz
     panels = [
         (
@@ -88,7 +88,8 @@ def plot_inverter_sheets(
 
 
 def plot_filter_sheet(prior: PatchPrior, channels: int, title: str) -> plt.Figure:
-    """The pixel-space filters of a learned patch prior, sorted by weight alpha (seed Figure 8)."""
+    """The pixel-space filters of a learned patch prior, sorted by weight alpha (the "Deep Restoration"
+    study, Figure 8)."""
     sheet = filter_sheet(prior, channels=channels)
     fig, ax = plt.subplots(figsize=(7, 7 * sheet.shape[0] / sheet.shape[1] + 0.4))
     ax.imshow(sheet, cmap="gray", vmin=0, vmax=1, interpolation="nearest")

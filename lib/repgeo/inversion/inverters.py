@@ -1,6 +1,6 @@
 """Modular inverting networks: one inverter module per block of a forward network, stacked to
-reconstruct the image from a deep layer (seed "Deep Restoration", sections 3.2 and 4.2; Dosovitskiy &
-Brox, "Inverting visual representations with convolutional networks", CVPR 2016).
+reconstruct the image from a deep layer (the "Deep Restoration" study, sections 3.2 and 4.2;
+Dosovitskiy & Brox, "Inverting visual representations with convolutional networks", CVPR 2016).
 
 The forward network is an ordered list of blocks Φ_l = f_l(Φ_{l-1}), l = 1..L, with Φ_0 = x the
 (preprocessed) image; a block is a convolution + ReLU, a pooling or AlexNet's local response
@@ -26,9 +26,9 @@ although the target of a module above a ReLU is ≥ 0, an unbounded output keeps
 function class, so the three regimes differ only in how they are trained. Pixel outputs are clipped to
 [0, 1] only for display and metrics.
 
-Training (Adam, lr 3e-4 as in the seed; batch 64 as in Dosovitskiy & Brox), with the same initial
-weights, the same batches in the same order and the same number of epochs in every regime. The loss
-term of level l is the normalised squared error
+Training (Adam, lr 3e-4 as in the "Deep Restoration" study; batch 64 as in Dosovitskiy & Brox),
+with the same initial weights, the same batches in the same order and the same number of epochs in
+every regime. The loss term of level l is the normalised squared error
 
     e_l(y) = mean((y − Φ_l)²) / E_l,     E_l = mean of Φ_l² over the training images,
 
@@ -49,9 +49,10 @@ The forward blocks are never modified: their feature maps are computed under ``t
 gradient reaches them, without touching their ``requires_grad`` flags) in eval mode, and each module's
 train/eval mode is restored afterwards.
 
-The seed's two error visualisations (:func:`signed_error_image`, :func:`absolute_error_image`) and the
-image MSE against the mean-image baseline (:func:`inversion_metrics`) are computed on [0, 1] images;
-SSIM and PSNR are in :mod:`repgeo.inversion.metrics`.
+The "Deep Restoration" study's two error visualisations (:func:`signed_error_image`,
+:func:`absolute_error_image`) and the image MSE against the mean-image baseline
+(:func:`inversion_metrics`) are computed on [0, 1] images; SSIM and PSNR are in
+:mod:`repgeo.inversion.metrics`.
 """
 
 from __future__ import annotations
@@ -529,8 +530,15 @@ def train_separate(
     logger: logging.Logger | None = None,
 ) -> InverterTraining:
     """Each module trained on its own pair (Φ_l(x), Φ_{l-1}(x)) of the frozen blocks, then stacked
-    (seed section 3.2; module docstring). ``X``: preprocessed images N x C x H x W, the first block's input."""
-    return _train("separate", blocks, X, InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed), logger)
+    (the "Deep Restoration" study, section 3.2; module docstring). ``X``: preprocessed images
+    N x C x H x W, the first block's input."""
+    return _train(
+        "separate",
+        blocks,
+        X,
+        InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
+        logger,
+    )
 
 
 def train_joint(
@@ -546,7 +554,13 @@ def train_joint(
     logger: logging.Logger | None = None,
 ) -> InverterTraining:
     """The chained stack trained with a reconstruction term at every module's output (module docstring)."""
-    return _train("joint", blocks, X, InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed), logger)
+    return _train(
+        "joint",
+        blocks,
+        X,
+        InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
+        logger,
+    )
 
 
 def train_end_to_end(
@@ -562,7 +576,13 @@ def train_end_to_end(
     logger: logging.Logger | None = None,
 ) -> InverterTraining:
     """The same stack trained with the pixel loss only, as Dosovitskiy & Brox's monolithic inverters."""
-    return _train("end_to_end", blocks, X, InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed), logger)
+    return _train(
+        "end_to_end",
+        blocks,
+        X,
+        InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
+        logger,
+    )
 
 
 def reconstruct(
@@ -617,15 +637,16 @@ def _error(x: Any, x_hat: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def signed_error_image(x: Any, x_hat: Any) -> torch.Tensor:
-    """0.5 + (x_hat − x) / (2 max|x_hat − x|) per image, channel by channel (seed section 4.2): gray where
-    there is no error, the largest error of the image at 0 or 1; all gray for a perfect reconstruction."""
+    """0.5 + (x_hat − x) / (2 max|x_hat − x|) per image, channel by channel (the "Deep Restoration"
+    study, section 4.2): gray where there is no error, the largest error of the image at 0 or 1; all
+    gray for a perfect reconstruction."""
     d, peak = _error(x, x_hat)
     return 0.5 + d / (2 * peak)
 
 
 def absolute_error_image(x: Any, x_hat: Any) -> torch.Tensor:
-    """|x_hat − x| / max|x_hat − x| per image, channel by channel (seed section 4.2); all 0 for a perfect
-    reconstruction."""
+    """|x_hat − x| / max|x_hat − x| per image, channel by channel (the "Deep Restoration" study,
+    section 4.2); all 0 for a perfect reconstruction."""
     d, peak = _error(x, x_hat)
     return d.abs() / peak
 

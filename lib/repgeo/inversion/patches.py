@@ -14,7 +14,7 @@ whitened patch equals a pixel-space filter f applied to the raw patch plus a bia
     w^T z = f^T x + b,    f = C E Lambda^(-1/2) w,    b = -w^T Lambda^(-1/2) E^T mu,
 
 which is what lets a prior learned in the whitened space be evaluated on all overlapping patches
-of an image by one convolution (the Markov-random-field argument of the seed "Deep Restoration",
+of an image by one convolution (the Markov-random-field argument of the "Deep Restoration" study,
 eq. 9). Patches are flattened channel first, then rows, then columns -- the order of
 ``torch.nn.functional.unfold`` and of a ``conv2d`` weight ``(K, C, size, size)`` -- so the same
 code serves grey, colour and feature-map patches (C = a layer's channels).

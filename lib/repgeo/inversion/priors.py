@@ -1,8 +1,8 @@
 """Learned patch priors fitted by score matching, and the image (MRF) priors built from them.
 
 Model (Hyvärinen, "Estimation of non-normalized statistical models by score matching", JMLR 6,
-2005, sec. 4; seed "Deep Restoration" 3.4.2-3.4.3, eq. 8; book code ``overcompletebasis.m``): for a whitened
-patch x in R^D and K filters w_k,
+2005, sec. 4; the "Deep Restoration" study, 3.4.2-3.4.3, eq. 8; book code
+``overcompletebasis.m``): for a whitened patch x in R^D and K filters w_k,
 
     log p(x) = sum_k alpha_k G(w_k^T x) - log Z,    alpha_k >= 0,
 
@@ -13,7 +13,7 @@ with one of two experts:
   ch. 13.1, ``overcompletebasis.m``);
 - ``"student_t"``: G(s) = -log(1 + s^2/2), the Student-t experts of the fields of experts
   (Roth & Black, CVPR 2005, eq. 3), here learned by score matching instead of contrastive
-  divergence (note B.3) so both priors share one code path.
+  divergence (a simplification of this project) so both priors share one code path.
 
 Score matching needs no Z: with psi(x) = grad_x log p = sum_k alpha_k G'(w_k^T x) w_k, the
 objective (Hyvärinen 2005, eq. 4 and its application in sec. 4) is the sample mean of
@@ -26,8 +26,9 @@ unit norm (the book code's projection on the tangent of the sphere, then renorma
 alpha kept non-negative by projection (G <= 0 for both experts, so alpha_k < 0 would make the
 density grow without bound along w_k).
 
-Image prior (seed eq. 9, the Markov-random-field argument; Roth & Black 2005, eq. 2): an image is
-scored by the sum of the patch log-densities over all overlapping patches (stride 1, "valid"),
+Image prior (the "Deep Restoration" study, eq. 9, the Markov-random-field argument; Roth & Black
+2005, eq. 2): an image is scored by the sum of the patch log-densities over all overlapping
+patches (stride 1, "valid"),
 which is one ``conv2d`` with the pixel-space filters of :meth:`.Whitening.pixel_filters`
 followed by G and an alpha-weighted sum. The same code scores feature maps (C = a layer's
 channels, patch size = the receptive field of the previous layer). Log-densities here omit the
@@ -123,7 +124,7 @@ def score_matching_loss(W, alpha, X, expert: str = "ica") -> torch.Tensor:
 
     ``W`` (K x D), ``alpha`` (K,), ``X`` (n x D, whitened data): the scalar sample mean of
     sum_k alpha_k G''(w_k^T x) ||w_k||^2 + (1/2) ||sum_k alpha_k G'(w_k^T x) w_k||^2 (Hyvärinen,
-    JMLR 2005, eq. 4 with sec. 4; seed eq. 8). Differentiable by autograd; computed in the
+    JMLR 2005, eq. 4 with sec. 4; the "Deep Restoration" study, eq. 8). Differentiable by autograd; computed in the
     promoted dtype of the inputs.
     """
     W, alpha, X = _check_model(W, alpha, X)
@@ -455,7 +456,8 @@ def image_log_prior(prior: PatchPrior, images) -> torch.Tensor:
     trained on; the patch side s is read from C and the prior's input dimension C * s^2. One
     ``conv2d`` (stride 1, no padding) with the pixel-space filters and biases, then
     sum_k alpha_k G(.) summed over the (H - s + 1)(W - s + 1) positions: the MRF image prior of the
-    seed's eq. 9 (Roth & Black 2005, eq. 2), up to -log Z. Differentiable with respect to ``images``.
+    "Deep Restoration" study's eq. 9 (Roth & Black 2005, eq. 2), up to -log Z. Differentiable with
+    respect to ``images``.
     """
     _check_prior(prior)
     images = _check_images(images, "images")
@@ -490,7 +492,8 @@ def filter_sheet(
     n_cols: int | None = None,
     pad: int = 1,
 ) -> np.ndarray:
-    """A tiled sheet of the prior's pixel-space filters, sorted by decreasing alpha (seed Figure 8).
+    """A tiled sheet of the prior's pixel-space filters, sorted by decreasing alpha (the "Deep
+    Restoration" study, Figure 8).
 
     ``kind="filter"``: the filters f_k applied to raw patches (:meth:`PatchPrior.pixel_filters`);
     ``"pattern"``: the raw patches whose whitened version is w_k (:meth:`.Whitening.pixel_patterns`),

@@ -78,9 +78,7 @@ def _write_csv(df: pd.DataFrame, path: str) -> None:
         df.to_csv(tmp, index=False, float_format="%.10g")
 
 
-def audio_gamm_data(
-    *, table: str, samples: str, spec: Spec, sample_rate: int, words_out: str, sounds_out: str
-) -> None:
+def audio_gamm_data(*, table: str, samples: str, spec: Spec, sample_rate: int, words_out: str, sounds_out: str) -> None:
     """The GAMM inputs of one network: binned word curves and time-normalised sibilant intervals."""
     from ..audio.layers import sound_curves, word_curves
 

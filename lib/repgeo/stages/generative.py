@@ -307,7 +307,9 @@ def generative_tables(
     last = last_epochs(curves)
     io.write_parquet(last, table_out)
     io.write_text(
-        table_html(last, ["latent_dim", *TABLE_METRICS], f"{name}: sliced generative autoencoders", table_note(last, dataset)),
+        table_html(
+            last, ["latent_dim", *TABLE_METRICS], f"{name}: sliced generative autoencoders", table_note(last, dataset)
+        ),
         table_html_out,
     )
 
@@ -319,7 +321,9 @@ def generative_tables(
     images: dict[str, dict[str, np.ndarray]] = {key: {} for key in SHEET_TITLES}
     for path in snapshots:
         cfg, models = load_snapshots(path)
-        for key, sheet in sheet_images(models[max(models)], X_test, pick, rows=rows, columns=columns, seed=seed).items():
+        for key, sheet in sheet_images(
+            models[max(models)], X_test, pick, rows=rows, columns=columns, seed=seed
+        ).items():
             images[key][cfg.model] = sheet
     for key, out in (
         ("reconstructions", reconstructions_out),

@@ -488,8 +488,8 @@ def inversion_preimage(
     search_table["criterion"] = SEARCH_CRITERION
     logger.info(
         "%s at %s: C = %g, fixed priors %s, searched priors %s at weight %g, jitter stride %d px; inverting %d images",
-        method, layer, problem.config.C, [(n, w) for n, w, _ in problem.fixed], [n for n, _ in problem.searched], weight,
-        problem.stride, len(images),
+        method, layer, problem.config.C, [(n, w) for n, w, _ in problem.fixed], [n for n, _ in problem.searched],
+        weight, problem.stride, len(images),
     )  # fmt: skip
     x01, frame = problem.invert(images, weight, pre["seed"], device=device, logger=logger)
     frame.insert(0, "method", method)
