@@ -203,14 +203,18 @@ def test_bad_dimension_parameters(kwargs, match):
 
 
 def test_stage_passes_each_estimator_its_own_parameters():
-    from repgeo.stages.geometry import _estimator_kwargs, knn_size
+    from repgeo.config import SCHEMA_PATH, load_schema
+    from repgeo.rules import knn_size
+    from repgeo.stages.geometry import _estimator_kwargs
 
     spec = {"mode": "improved", "k": 32, "seed": 0, "improved": {"k_fit": 96, "floor": 0.2}}
     assert _estimator_kwargs(spec, "curvature") == {"mode": "improved", "k": 32, "seed": 0, "k_fit": 96}
     assert _estimator_kwargs(spec, "dimension") == {"mode": "improved", "k": 32, "seed": 0, "floor": 0.2}
-    assert (
-        knn_size(spec) == 96 and knn_size({"mode": "improved"}) == 128 and knn_size({"mode": "parity", "k": 32}) == 32
-    )
+    # The cached graph is as wide as the widest neighbourhood: k, k_dimension, k_fit (schema defaults 32, 64, 128).
+    defaults = {k: v["default"] for k, v in load_schema(SCHEMA_PATH)["$defs"]["improved_params"]["properties"].items()}
+    assert knn_size({"mode": "improved", "k": 32, "improved": {**defaults, "k_fit": 96}}) == 96
+    assert knn_size({"mode": "improved", "k": 32, "improved": defaults}) == 128
+    assert knn_size({"mode": "parity", "k": 32, "improved": defaults}) == 32
 
 
 def test_mean_centred_gamma_against_a_direct_weighted_covariance():

@@ -588,7 +588,7 @@ _GEOMETRY_MIN_POINTS = 8
 def _geometry_neighbourhoods(spec: Mapping[str, Any]) -> list[tuple[str, int, bool]]:
     """(key, neighbours, is the default) of every neighbourhood the entry's estimators use: k,
     and in improved mode the dimension's k_dimension and the curvature's k_fit
-    (repgeo.stages.geometry.knn_size sizes the cached graph by the same keys)."""
+    (repgeo.rules.knn_size sizes the cached graph by the same keys)."""
     # Every key here has a schema default, filled in before these checks.
     out = [("k", int(spec["k"]), False)]
     if spec["mode"] == "improved":

@@ -59,12 +59,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import io
+from .. import io, registry
 
 FORMAT_VERSION = 1
 HEADER = "name\tsize\tmtime_ns"
 # Sources whose data come from an installed package or are generated: nothing on disk to track.
-NO_FILES = frozenset({"sklearn_digits", "lfw_faces", "natural_images", "manifold", "dse_toy", "spoken_words"})
+NO_FILES = registry.NO_FILES
 
 _TIMIT_SUFFIXES = (".wav", ".wrd", ".phn")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

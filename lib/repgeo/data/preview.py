@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import registry
+
 Columns = dict[str, str]
 
 SKLEARN_DIGITS_N = 1797
@@ -46,7 +48,8 @@ _PHONES = {
 }
 # Sources whose train/test split is random_split(n, test_fraction, seed) over all their items:
 # the test split then has exactly round(test_fraction * n) items.
-_RANDOM_SPLIT = ("sklearn_digits", "lfw_faces", "natural_images", "manifold", "dse_toy", "image_folder")
+# Sources whose test split is a seeded test_fraction of the items (repgeo.registry).
+_RANDOM_SPLIT = registry.RANDOM_SPLIT
 
 
 def celeba_attribute_names(spec: Mapping[str, Any], base: str | Path = ".") -> list[str] | None:

@@ -33,9 +33,11 @@ import math
 import operator
 
 import torch
+
+from .. import registry
 from torch import nn
 
-ARCHITECTURES = ("mlp", "cifar_conv", "celeba_conv", "celeba_bn")
+ARCHITECTURES = registry.GENERATIVE_ARCHITECTURES
 
 # Image side each convolutional architecture is built for (the mlp takes any size).
 _REQUIRED_SIDE = {"cifar_conv": 32, "celeba_conv": 64, "celeba_bn": 64}

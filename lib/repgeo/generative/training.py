@@ -40,11 +40,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import io
+from .. import io, registry
 from .architectures import ARCHITECTURES, Autoencoder, build_autoencoder, reconstruction_error
-from .distances import ONE_D_DISTANCES, cw_distance, sliced_distance
+from .distances import cw_distance, sliced_distance
 
-MODELS = ("ae", *ONE_D_DISTANCES, "cwae")
+MODELS = registry.GENERATIVE_MODELS
 COSTS = ("log", "linear")
 HISTORY_COLUMNS = ("epoch", "loss", "reconstruction", "distance", "seconds")
 LOG_EPSILON = 1e-7

@@ -71,11 +71,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import registry
 from .metrics import image_metrics
 
 KINDS = ("conv", "pool", "lrn")
 VARIANTS = ("deconv", "upsample")
-REGIMES = ("separate", "joint", "end_to_end")
+REGIMES = registry.INVERTER_REGIMES
 HISTORY_COLUMNS = ("regime", "layer", "epoch", "loss")
 IMAGE_LEVEL = "image"
 

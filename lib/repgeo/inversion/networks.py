@@ -56,7 +56,7 @@ import torch
 from torch import nn
 from torch.nn.modules.utils import _pair
 
-from .. import io
+from .. import io, registry
 from ..training.classifier import _accuracy
 from ..training.external import (
     _builder,
@@ -67,8 +67,8 @@ from ..training.external import (
     torch_load_reason,
 )
 
-ARCHITECTURES = ("alexnet", "vgg16", "vgg_small")
-TORCHVISION_ARCHITECTURES = ("alexnet", "vgg16")
+ARCHITECTURES = registry.INVERSION_ARCHITECTURES
+TORCHVISION_ARCHITECTURES = registry.TORCHVISION_INVERSION_ARCHITECTURES
 OPTIMISERS = ("sgd", "adam")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -31,12 +31,12 @@ import pandas as pd
 
 from .. import io
 from ..data import DataError
+from ..rules import SPECTRUM_KEYS  # the spectra depend only on these keys (the one list)
 
 logger = logging.getLogger("repgeo")
 
 Spec = Mapping[str, Any]
 
-SPECTRUM_KEYS = ("sigma", "alpha", "n_neighbors", "max_n", "dtype", "n_repetitions", "seed")
 MEASURES = ("dse", "dsmi_zy", "dsmi_zx", "cse", "csmi_zy", "csmi_zx")
 
 

@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 
 from .. import io
+from ..rules import GENERATIVE_TRAIN_KEYS
 from ..data import DataError, select_samples
 from .images import load_images, split_images
 
@@ -46,21 +47,8 @@ logger = logging.getLogger("repgeo")
 Spec = Mapping[str, Any]
 
 # Keys of a generative entry that configure one autoencoder's training.
-TRAIN_KEYS = (
-    "arch",
-    "latent_dim",
-    "width",
-    "depth",
-    "epochs",
-    "batch_size",
-    "lr",
-    "cost",
-    "weight",
-    "n_projections",
-    "eval_every",
-    "seed",
-    "compile",
-)
+# What an autoencoder's training depends on (the one list: repgeo.rules, which builds the params).
+TRAIN_KEYS = GENERATIVE_TRAIN_KEYS
 
 
 def _digest(obj: Any) -> str:

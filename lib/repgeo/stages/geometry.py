@@ -123,16 +123,6 @@ def _improved_parameters(stage: str) -> dict[str, Any]:
     return {name: p.default for name, p in inspect.signature(fn).parameters.items() if name not in skip}
 
 
-def knn_size(spec: Spec) -> int:
-    """Neighbours the cached kNN graph needs: ``k``, and in improved mode also the wider lists of
-    the dimension (``k_dimension``) and curvature (``k_fit``) estimators."""
-    k = int(spec.get("k", 32))
-    if spec.get("mode", "improved") == "parity":
-        return k
-    params = {**_improved_parameters("dimension"), **_improved_parameters("curvature"), **(spec.get("improved") or {})}
-    return max(k, int(params["k_dimension"]), int(params["k_fit"]))
-
-
 # --- estimators ---------------------------------------------------------------------------
 
 

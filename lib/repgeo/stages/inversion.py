@@ -41,6 +41,7 @@ import pandas as pd
 import torch
 
 from .. import io
+from ..registry import method_expert
 from ..data import DataError, select_samples
 from .images import load_images, split_images
 
@@ -421,11 +422,6 @@ def inversion_feature_prior(
 
 
 # --- pre-images ----------------------------------------------------------------------------------
-
-
-def method_expert(method: str) -> str | None:
-    """The learned prior a pre-image method uses: None for 'tv', 'ica' for 'ica' and 'ica_features', ..."""
-    return None if method == "tv" else method.removesuffix("_features")
 
 
 def inversion_preimage(

@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 
 import torch
+
+from .. import registry
 from torch import nn
 
-ARCHITECTURES = ("mlp", "small_cnn", "resnet18")
+ARCHITECTURES = registry.CLASSIFIER_ARCHITECTURES
 
 
 class Classifier(nn.Module):
