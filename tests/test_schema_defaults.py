@@ -143,3 +143,59 @@ def test_resolver_follows_entries_and_references():
     # a bad pointer is an error, not a silent pass
     with pytest.raises(KeyError):
         schema_node("diffusion.no_such_key")
+
+
+def _literal_gets(path: Path) -> list[tuple[int, str, Any]]:
+    """(line, key, default) of every ``x.get("key", <literal>)`` in a module."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and len(node.args) == 2
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            try:
+                found.append((node.lineno, node.args[0].value, ast.literal_eval(node.args[1])))
+            except ValueError:
+                continue  # a default that is a name or an expression: not a literal re-default
+    return found
+
+
+def _source_defaults() -> dict[str, list[Any]]:
+    """key -> the defaults the dataset source definitions give it."""
+    out: dict[str, list[Any]] = {}
+    for name, node in SCHEMA["$defs"].items():
+        if name.startswith("src_") or name == "dataset":
+            for key, sub in node.get("properties", {}).items():
+                if "default" in sub:
+                    out.setdefault(key, []).append(sub["default"])
+    return out
+
+
+def test_dataset_loaders_defaults_equal_the_schema():
+    """The loaders take partial specs from tests and tools, so they keep ``spec.get(key, default)``;
+    each such literal default equals the schema's default of that key."""
+    defaults = _source_defaults()
+    wrong = []
+    for path in sorted((REPO / "lib" / "repgeo" / "data").glob("*.py")):
+        for line, key, value in _literal_gets(path):
+            if key in defaults and value is not None and not any(_same(value, d) for d in defaults[key]):
+                wrong.append(f"{path.name}:{line}: {key} defaults to {value!r}, the schema to {defaults[key]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_stages_do_not_redefault_schema_keys():
+    """Stages get complete entries (check_config fills every default): no ``spec.get(key, literal)``."""
+    keys = set(schema_defaults()) | {p.rsplit(".", 1)[-1] for p in schema_defaults()}
+    found = [
+        f"{path.name}:{line}: .get({key!r}, {value!r})"
+        for path in sorted((REPO / "lib" / "repgeo" / "stages").glob("*.py"))
+        for line, key, value in _literal_gets(path)
+        if key in keys
+    ]
+    assert not found, "\n".join(found)
