@@ -45,7 +45,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import io
+from .._validation import check_known_fields
 from .wavegan import SLICE_LEN, Discriminator, Generator, QNetwork, init_tf_defaults
 
 VARIANTS = ("ciwgan", "fiwgan")
@@ -127,10 +128,7 @@ class GanConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GanConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown GanConfig fields {sorted(unknown)}")
+        check_known_fields(cls, d, "GanConfig fields")
         return cls(
             **{
                 **d,

@@ -8,43 +8,16 @@ import random
 
 import numpy as np
 
+from .._validation import as_samples
+
 # Precisions of the dense eigensolver; eigenvalues are always returned (and cached) in float64.
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
 def as_embedding(Z, name: str = "Z", min_rows: int = 2) -> np.ndarray:
-    """``Z`` (array or torch tensor, n x D) as a float64 numpy array, checked.
-
-    Rows are samples. A 1-D array is refused rather than guessed (it could be n samples of one
-    feature or one sample of n features).
-    """
-    if hasattr(Z, "detach"):
-        Z = Z.detach().cpu().numpy()
-    Z = np.asarray(Z)
-    if Z.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {Z.dtype}")
-    if Z.ndim == 1:
-        raise ValueError(
-            f"{name} must be 2-D (n samples x D features), got a 1-D array of shape {Z.shape}; "
-            f"use {name}.reshape(-1, 1) for a single feature"
-        )
-    if Z.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D (n samples x D features), got shape {Z.shape}; flatten the feature axes first"
-        )
-    if Z.shape[1] == 0:
-        raise ValueError(f"{name} has no features (shape {Z.shape})")
-    if Z.shape[0] < min_rows:
-        raise ValueError(f"{name} needs at least {min_rows} samples (rows), got {Z.shape[0]}")
-    Z = np.asarray(Z, dtype=np.float64)
-    bad = ~np.isfinite(Z).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise ValueError(
-            f"{name} has {len(rows)} row(s) with NaN or inf (first: row {rows[0]}); "
-            "drop or impute them before computing entropies"
-        )
-    return Z
+    """``Z`` (array or torch tensor, n x D) as a float64 numpy array, checked
+    (:func:`repgeo._validation.as_samples`; rows are samples)."""
+    return as_samples(Z, name, min_rows, "drop or impute them before computing entropies")
 
 
 def check_t(t) -> float:

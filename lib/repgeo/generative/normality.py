@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .._validation import as_samples
+
 # Rows x n entries of one block of inner products (32 MB in float64).
 _BLOCK_ENTRIES = 2**22
 
@@ -148,22 +150,4 @@ def _mean_cubed_inner_product(x: np.ndarray) -> float:
 
 def _as_sample(z, name: str) -> np.ndarray:
     """``z`` (array or torch tensor, n x D) as a finite float64 array with n >= 2 and D >= 1."""
-    if hasattr(z, "detach"):
-        z = z.detach().cpu().numpy()
-    z = np.asarray(z)
-    if z.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {z.dtype}")
-    if z.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D (n samples x D features), got shape {z.shape}; use {name}.reshape(-1, 1) for one feature"
-        )
-    if z.shape[0] < 2 or z.shape[1] < 1:
-        raise ValueError(f"{name} needs at least 2 samples (rows) and 1 feature (column), got shape {z.shape}")
-    z = np.asarray(z, dtype=np.float64)
-    bad = ~np.isfinite(z).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise ValueError(
-            f"{name} has {len(rows)} row(s) with NaN or inf (first: row {rows[0]}); drop them or fix the encoder"
-        )
-    return z
+    return as_samples(z, name, 2, "drop them or fix the encoder")

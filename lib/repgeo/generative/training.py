@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ import pandas as pd
 import torch
 
 from .. import io, registry
+from .._validation import check_known_fields
 from .architectures import ARCHITECTURES, Autoencoder, build_autoencoder, reconstruction_error
 from .distances import cw_distance, sliced_distance
 
@@ -103,10 +104,7 @@ class AutoencoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AutoencoderConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown autoencoder settings {sorted(unknown)}; known: {sorted(names)}")
+        check_known_fields(cls, d, "autoencoder settings")
         return cls(**d)
 
 

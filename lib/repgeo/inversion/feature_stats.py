@@ -132,6 +132,27 @@ def _check_channels(channels, n_channels: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _flattened_features(
+    features, channels: Sequence[int] | None, max_features: int
+) -> tuple[np.ndarray, tuple[int, ...], int]:
+    """The checked features (N x C x H x W, N >= 2), the kept channels and d = len(channels) * H * W,
+    the length of one image's flattened maps; refuses d > ``max_features`` before any work of order
+    d x d (the covariance, the Ledoit-Wolf shrinkage) starts."""
+    F = _as_features(features, min_images=2)
+    _, n_channels_in, height, width = F.shape
+    channels = _check_channels(channels, n_channels_in)
+    max_features = _check_int(max_features, "max_features", 1)
+    d = len(channels) * height * width
+    if d > max_features:
+        gib = d * d * 8 / 2**30
+        raise ValueError(
+            f"features give d = {len(channels)} channels x {height} x {width} = {d} flattened features, more than "
+            f"max_features = {max_features} (one d x d float64 matrix would need {gib:.2f} GiB); select channels with "
+            "channels=[...], lower the resolution (e.g. average-pool the maps) or raise max_features"
+        )
+    return F, channels, d
+
+
 def _as_square(M, name: str) -> np.ndarray:
     M = _as_array(M, name)
     if M.ndim != 2 or M.shape[0] != M.shape[1]:
@@ -205,18 +226,8 @@ def feature_covariance(
     before any d x d matrix is allocated. The images are processed in blocks, so the float64 copy of
     the data never exceeds a few tens of MiB beyond the input itself.
     """
-    F = _as_features(features, min_images=2)
-    n, n_channels_in, height, width = F.shape
-    channels = _check_channels(channels, n_channels_in)
-    max_features = _check_int(max_features, "max_features", 1)
-    d = len(channels) * height * width
-    if d > max_features:
-        gib = d * d * 8 / 2**30
-        raise ValueError(
-            f"features give d = {len(channels)} channels x {height} x {width} = {d} flattened features, more than "
-            f"max_features = {max_features} (one d x d float64 matrix would need {gib:.2f} GiB); select channels with "
-            "channels=[...], lower the resolution (e.g. average-pool the maps) or raise max_features"
-        )
+    F, channels, d = _flattened_features(features, channels, max_features)
+    n, _, height, width = F.shape
     sel = list(channels)
     step = max(1, _BLOCK_ENTRIES // d)
     total = np.zeros(d)
@@ -306,15 +317,8 @@ def ledoit_wolf_ridge(
     the inverse of the Ledoit-Wolf estimate up to the factor 1 - rho (and N/(N-1), because
     scikit-learn uses the maximum-likelihood covariance). inf when rho = 1.
     """
-    F = _as_features(features, min_images=2)
-    n, n_channels_in, height, width = F.shape
-    channels = _check_channels(channels, n_channels_in)
-    max_features = _check_int(max_features, "max_features", 1)
-    d = len(channels) * height * width
-    if d > max_features:
-        raise ValueError(
-            f"features give d = {d} flattened features, more than max_features = {max_features}; select channels or pool the maps"
-        )
+    F, channels, d = _flattened_features(features, channels, max_features)
+    n = len(F)
     X = np.asarray(F[:, list(channels)], dtype=np.float64).reshape(n, d)
     rho = float(ledoit_wolf_shrinkage(X))
     return math.inf if rho >= 1 else rho / (1 - rho)

@@ -518,72 +518,47 @@ def _train(
     )
 
 
-def train_separate(
-    blocks: Sequence[ForwardBlock | tuple],
-    X: Any,
-    *,
-    variant: str,
-    width: int | None = None,
-    epochs: int,
-    batch_size: int = 64,
-    lr: float = 3e-4,
-    seed: int = 0,
-    logger: logging.Logger | None = None,
-) -> InverterTraining:
+def _regime_trainer(regime: str, doc: str) -> Callable[..., InverterTraining]:
+    """The public trainer of one regime: :func:`_train` with the :class:`InverterSettings` as keyword
+    arguments (one signature for the three regimes, so their defaults cannot drift apart)."""
+
+    def train(
+        blocks: Sequence[ForwardBlock | tuple],
+        X: Any,
+        *,
+        variant: str,
+        width: int | None = None,
+        epochs: int,
+        batch_size: int = 64,
+        lr: float = 3e-4,
+        seed: int = 0,
+        logger: logging.Logger | None = None,
+    ) -> InverterTraining:
+        return _train(
+            regime,
+            blocks,
+            X,
+            InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
+            logger,
+        )
+
+    train.__name__ = train.__qualname__ = f"train_{regime}"
+    train.__doc__ = doc
+    return train
+
+
+train_separate = _regime_trainer(
+    "separate",
     """Each module trained on its own pair (Φ_l(x), Φ_{l-1}(x)) of the frozen blocks, then stacked
     (the "Deep Restoration" study, section 3.2; module docstring). ``X``: preprocessed images
-    N x C x H x W, the first block's input."""
-    return _train(
-        "separate",
-        blocks,
-        X,
-        InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
-        logger,
-    )
-
-
-def train_joint(
-    blocks: Sequence[ForwardBlock | tuple],
-    X: Any,
-    *,
-    variant: str,
-    width: int | None = None,
-    epochs: int,
-    batch_size: int = 64,
-    lr: float = 3e-4,
-    seed: int = 0,
-    logger: logging.Logger | None = None,
-) -> InverterTraining:
-    """The chained stack trained with a reconstruction term at every module's output (module docstring)."""
-    return _train(
-        "joint",
-        blocks,
-        X,
-        InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
-        logger,
-    )
-
-
-def train_end_to_end(
-    blocks: Sequence[ForwardBlock | tuple],
-    X: Any,
-    *,
-    variant: str,
-    width: int | None = None,
-    epochs: int,
-    batch_size: int = 64,
-    lr: float = 3e-4,
-    seed: int = 0,
-    logger: logging.Logger | None = None,
-) -> InverterTraining:
-    """The same stack trained with the pixel loss only, as Dosovitskiy & Brox's monolithic inverters."""
-    return _train(
-        "end_to_end",
-        blocks,
-        X,
-        InverterSettings(variant=variant, width=width, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
-        logger,
-    )
+    N x C x H x W, the first block's input.""",
+)
+train_joint = _regime_trainer(
+    "joint", """The chained stack trained with a reconstruction term at every module's output (module docstring)."""
+)
+train_end_to_end = _regime_trainer(
+    "end_to_end", """The same stack trained with the pixel loss only, as Dosovitskiy & Brox's monolithic inverters."""
+)
 
 
 def reconstruct(

@@ -47,13 +47,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
+from .._validation import check_known_fields
 from .metrics import image_metrics, normalised_squared_error, representation_error
 from .regularisers import alpha_norm_unchecked, tv_beta_unchecked
 
@@ -254,10 +255,7 @@ class PreimageConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PreimageConfig:
         """A config from plain values (lists from YAML/JSON become the tuples the fields hold)."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown pre-image settings {sorted(unknown)}; known: {sorted(names)}")
+        check_known_fields(cls, d, "pre-image settings")
         values = dict(d)
         for key in ("iterations", "adam_betas"):
             if key in values:
