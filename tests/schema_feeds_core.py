@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 
 from repgeo.data import random_split, select_samples, subsample_indices
+from repgeo.data.arrays import read_matrix
 from repgeo.data.audio import place_token, token_split, trim_silence
 from repgeo.data.dse_toy import add_uniform_noise, corrupt_labels, gaussian_blobs, random_walk_tree, subspace_data
 from repgeo.data.embedded import load_natural_image
@@ -124,6 +125,8 @@ _feeds(
         ("center_box", gaussian_blobs, "center_box"),
     ],
 )
+_feeds("src_array", [*SUBSET, *SPLIT, ("key", read_matrix, "key"), ("columns", read_matrix, "columns")])
+_only("src_array", {"metadata": CHOOSES_DATA + ".arrays.array (the table of ids, split, label and attributes)"})
 AUDIO_FRAME = [("length", place_token, "length"), ("peak", place_token, "peak")]
 AUDIO_SPLIT = [
     ("split_by", token_split, "how"),

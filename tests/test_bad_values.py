@@ -246,10 +246,27 @@ SOURCES = {
         "split": "random",
         "test_fraction": 0.34,
     },
+    "array": lambda tmp: {"source": "array", **_array_files(tmp)},
+    "array_subset": lambda tmp: {"source": "array", **_array_files(tmp), "n": 7, "test_fraction": 0.3},
     "spoken_words": lambda tmp: {"source": "spoken_words", "words": ["ask", "wash"], "tokens_per_word": 2},
     "fsdd": lambda tmp: {"source": "fsdd", "path": str(_fsdd(tmp / "fsdd"))},
     "timit": lambda tmp: {"source": "timit", "path": str(_timit(tmp)), "words": ["ask", "wash"]},
 }
+
+
+def _array_files(tmp: Path) -> dict:
+    """An .npy of 12 points and a metadata table with ids, a split, a label and attributes."""
+    np.save(tmp / "points.npy", np.random.default_rng(4).standard_normal((12, 3)))
+    pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(12)],
+            "split": ["test" if i % 4 == 0 else "train" for i in range(12)],
+            "label": np.arange(12) % 2,
+            "note": [f"n{i}" for i in range(12)],
+            "flag": np.arange(12) > 5,
+        }
+    ).to_csv(tmp / "points.csv", index=False)
+    return {"path": str(tmp / "points.npy"), "metadata": str(tmp / "points.csv")}
 
 
 def _olivetti(path: Path) -> Path:

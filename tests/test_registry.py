@@ -115,7 +115,8 @@ def test_source_properties_agree_with_the_loaders(tmp_path):
 
     assert NO_FILES == registry.NO_FILES
     assert set(_RANDOM_SPLIT) == set(registry.RANDOM_SPLIT)
-    assert set(registry.IMAGE_SOURCES) | set(registry.AUDIO_SOURCES) | {"manifold", "dse_toy"} == set(registry.SOURCES)
+    points = {"manifold", "dse_toy", "array"}
+    assert set(registry.IMAGE_SOURCES) | set(registry.AUDIO_SOURCES) | points == set(registry.SOURCES)
 
 
 def test_wildcard_constraints_come_from_the_registry():

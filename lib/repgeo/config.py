@@ -17,6 +17,7 @@ import difflib
 import functools
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -272,6 +273,7 @@ _PATH_KINDS = {
     "image_folder": "a folder with one subfolder of images per class",
     "celeba": "a folder with img_align_celeba/ and list_attr_celeba.txt",
     "fsdd": "the FSDD folder with recordings/{digit}_{speaker}_{index}.wav",
+    "array": "an N x D matrix file: .npy, .npz (with key), .parquet or .csv (numeric columns), .pt or .pth (a tensor)",
 }
 
 
@@ -301,6 +303,8 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
                         problems.append(
                             f"datasets.{name}.path: {spec['path']!r} has no {need} (CelebA layout expected)"
                         )
+        if spec.get("source") == "array":
+            problems += array_problems(name, spec, base)
     for name, spec in config.get("geometry", {}).items():
         sources = [k for k in ("dataset", "diffusion") if k in spec]
         if len(sources) != 1:
@@ -352,7 +356,7 @@ def check_references(config: Mapping[str, Any], base: str | Path = ".") -> list[
                     f"{section}.{name}.dataset: {ds!r} is not a dataset of this config; defined: {', '.join(sorted(datasets))}"
                 )
     problems += column_problems(config, base)
-    problems += size_problems(config)
+    problems += size_problems(config, base)
     return problems
 
 
@@ -499,14 +503,14 @@ def column_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[s
     return problems
 
 
-def _points(config: Mapping[str, Any], section: str, name: str) -> tuple[int | None, str]:
-    """The number of points a diffusion or geometry entry works on, where the config fixes it,
-    and how that number came about (for messages)."""
+def _points(config: Mapping[str, Any], section: str, name: str, base: str | Path = ".") -> tuple[int | None, str]:
+    """The number of points a diffusion or geometry entry works on, where the config fixes it
+    (or, for an ``array`` dataset, its file's header), and how that number came about (for messages)."""
     from .data.preview import split_size
 
     spec = config.get(section, {}).get(name, {})
     if section == "geometry" and "diffusion" in spec:
-        return _points(config, "diffusion", spec["diffusion"])
+        return _points(config, "diffusion", spec["diffusion"], base)
     dataset = spec.get("dataset")
     ds = config.get("datasets", {}).get(dataset)
     if not isinstance(ds, Mapping):
@@ -515,10 +519,10 @@ def _points(config: Mapping[str, Any], section: str, name: str) -> tuple[int | N
         # select_samples takes exactly n (or fails when the split has fewer: size_problems).
         return int(spec["n"]), f"n = {spec['n']} of dataset {dataset!r}"
     split = spec["split"]
-    return split_size(ds, split), f"split {split} of dataset {dataset!r}"
+    return split_size(ds, split, base), f"split {split} of dataset {dataset!r}"
 
 
-def size_problems(config: Mapping[str, Any]) -> list[str]:
+def size_problems(config: Mapping[str, Any], base: str | Path = ".") -> list[str]:
     """Counts the data cannot satisfy, where the number of points is known from the config:
     more samples asked for than a dataset or split has, more diffusion coordinates than points
     allow, geometry neighbourhoods larger than the point cloud."""
@@ -541,14 +545,14 @@ def size_problems(config: Mapping[str, Any]) -> list[str]:
             if spec.get("n") is None or not isinstance(ds, Mapping):
                 continue
             split = spec["split"]
-            available = split_size(ds, split)
+            available = split_size(ds, split, base)
             if available is not None and spec["n"] > available:
                 problems.append(
                     f"{section}.{name}.n: {spec['n']} points requested but split {split} of dataset {spec['dataset']!r} has "
                     f"{available}; lower n (at most {available}) or set it to null for all"
                 )
     for name, spec in config.get("diffusion", {}).items():
-        points, how = _points(config, "diffusion", name)
+        points, how = _points(config, "diffusion", name, base)
         if points is None:
             continue
         # The trivial eigenvector is dropped by the coifman_lafon convention, kept by celeba's.
@@ -560,7 +564,7 @@ def size_problems(config: Mapping[str, Any]) -> list[str]:
                 f"diffusion.{name}.n_components: {k} coordinates, but {points} points ({how}) give at most {max(most, 0)}; {fix}"
             )
     for name, spec in config.get("geometry", {}).items():
-        points, how = _points(config, "geometry", name)
+        points, how = _points(config, "geometry", name, base)
         if points is None:
             continue
         where = f"geometry.{name}"
@@ -610,6 +614,103 @@ def _schema_default(pointer: str) -> Any:
     for key in keys:
         node = node["properties"][key]
     return node["default"]
+
+
+# --- the array source: its files, before any job ------------------------------------------------
+
+# Names of columns the diffusion (dc1, dc2, ...) and geometry stages put beside a dataset's own
+# columns: a metadata column of the same name would be a duplicate there.
+_DIFFUSION_COORDINATE = re.compile(r"dc\d+")
+
+
+def array_problems(name: str, spec: Mapping[str, Any], base: str | Path = ".") -> list[str]:
+    """Problems of the ``array`` dataset entry ``name``, found from file headers and the metadata
+    table (no torch, no matrix read): a format the source does not read, a missing or needless
+    ``key``, ``columns`` the table lacks, ``n`` above the row count, and a ``metadata`` table that
+    is missing, unreadable or does not fit (row count, ids, split values, a column name the
+    workflow adds itself). NaN rows and non-numeric values are found when the data are prepared."""
+    from .data import DataError
+    from .data.arrays import ARRAY_FORMATS, METADATA_FORMATS, array_rows, metadata_fields, npz_keys, table_columns
+    from .data.preview import array_metadata
+
+    where = f"datasets.{name}"
+    given = spec["path"]
+    path = Path(base) / Path(str(given)).expanduser()
+    fmt = ARRAY_FORMATS.get(path.suffix.lower())
+    key, columns, n = spec.get("key"), spec.get("columns"), spec.get("n")
+    problems: list[str] = []
+    rows = None
+    if not path.exists():
+        pass  # reported by the path check of every source
+    elif not path.is_file():
+        problems.append(f"{where}.path: {given!r} is a folder; source array expects {_PATH_KINDS['array']}")
+    elif fmt is None:
+        problems.append(
+            f"{where}.path: {given!r} has the extension {path.suffix or '(none)'!r}; source array reads "
+            f"{', '.join(ARRAY_FORMATS)}: save the matrix in one of them (np.save writes .npy)"
+        )
+    else:
+        try:
+            if fmt == "npz":
+                keys = npz_keys(path)
+                if key is None:
+                    problems.append(
+                        f"{where}.key: {given!r} is an .npz archive; name its N x D array with key (it holds {', '.join(keys)})"
+                    )
+                elif key not in keys:
+                    close = difflib.get_close_matches(key, keys, n=1)
+                    guess = f"did you mean {close[0]!r}? " if close else ""
+                    problems.append(f"{where}.key: {given!r} has no array {key!r}; {guess}it holds {', '.join(keys)}")
+            elif key is not None:
+                problems.append(f"{where}.key: applies to .npz archives only, and {given!r} is {fmt}; remove key")
+            if fmt in ("parquet", "csv") and columns is not None:
+                names = table_columns(path)
+                unknown = [c for c in columns if c not in names]
+                if unknown:
+                    close = {c: difflib.get_close_matches(c, names, n=1) for c in unknown}
+                    guesses = ", ".join(f"{c!r} -> {m[0]!r}" for c, m in close.items() if m)
+                    problems.append(
+                        f"{where}.columns: {unknown} are not columns of {given!r}"
+                        f"{f' (did you mean {guesses}?)' if guesses else ''}; its columns: {', '.join(names)}"
+                    )
+            elif columns is not None and fmt not in ("parquet", "csv"):
+                problems.append(
+                    f"{where}.columns: apply to .parquet and .csv tables only, and {given!r} is {fmt}; remove columns"
+                )
+        except DataError as err:
+            problems.append(f"{where}.path: {str(err).removeprefix('array: ')}")
+        rows = array_rows(path, key)
+        if rows is not None and n is not None and n > rows:
+            problems.append(
+                f"{where}.n: {n} rows requested but {given!r} has {rows}; lower n (at most {rows}) or set it to null for all"
+            )
+    meta = spec.get("metadata")
+    if meta is None:
+        return problems
+    meta_path = Path(base) / Path(str(meta)).expanduser()
+    if meta_path.suffix.lower() not in METADATA_FORMATS:
+        problems.append(
+            f"{where}.metadata: {meta!r} has the extension {meta_path.suffix or '(none)'!r}; give a .parquet or .csv table"
+        )
+    elif not meta_path.is_file():
+        problems.append(
+            f"{where}.metadata: {meta!r} does not exist (resolved to {meta_path.resolve()}); give a .parquet or "
+            ".csv table with one row per array row, or null"
+        )
+    else:
+        try:
+            table = array_metadata(spec, base)
+            metadata_fields(table, rows, repr(meta))
+        except DataError as err:
+            problems.append(f"{where}.metadata: {str(err).removeprefix('array: ')}")
+        else:
+            clash = [c for c in table.columns if c in _GEOMETRY_OWN_COLUMNS or _DIFFUSION_COORDINATE.fullmatch(str(c))]
+            if clash:
+                problems.append(
+                    f"{where}.metadata: the column(s) {clash} of {meta!r} have names that the diffusion (dc1, dc2, ...) "
+                    "or geometry stages give their own columns; rename them in the table"
+                )
+    return problems
 
 
 def _inversion_problems(config: Mapping[str, Any], datasets: Mapping[str, Any], base: str | Path) -> list[str]:

@@ -26,7 +26,8 @@ class SourceInfo:
     by repgeo.data.manifest); sources generated in memory or read from an installed package do not.
     ``split``: ``random`` when ``split: test`` is a seeded ``test_fraction`` of the items, ``given``
     when the source defines it (official splits, by speaker or subject), ``option`` when the
-    entry's own ``split``/``split_by`` key chooses (see repgeo.data.preview.split_size).
+    entry's own ``split``/``split_by`` key chooses, or (``array``) whether its ``metadata`` table
+    has a ``split`` column (see repgeo.data.preview.split_size).
     """
 
     modality: Literal["image", "audio", "points"]
@@ -45,6 +46,7 @@ SOURCES: dict[str, SourceInfo] = {
     "celeba": SourceInfo("image", True, "option"),
     "manifold": SourceInfo("points", False, "random"),
     "dse_toy": SourceInfo("points", False, "random"),
+    "array": SourceInfo("points", True, "option"),
     "spoken_words": SourceInfo("audio", False, "option"),
     "fsdd": SourceInfo("audio", True, "given"),
     "timit": SourceInfo("audio", True, "given"),

@@ -151,4 +151,4 @@ def select_samples(samples: pd.DataFrame, split: str = "all", n: int | None = No
 
 def _load_sources() -> None:
     # Importing the modules registers their sources.
-    from . import audio, dse_toy, embedded, images, manifolds  # noqa: F401
+    from . import arrays, audio, dse_toy, embedded, images, manifolds  # noqa: F401

@@ -30,6 +30,9 @@ What each source reads (the filters are those of the loaders in :mod:`repgeo.dat
     every ``*.wav`` in ``recordings/`` (or in ``path`` when it has no ``recordings/``).
 ``timit``
     every ``.wav``, ``.wrd`` and ``.phn`` file under ``path``, in any case.
+``array``
+    the matrix file, by its name, and the ``metadata`` table, as ``metadata: <the path as
+    written in the config>`` (it may lie anywhere).
 any other source with a ``path``
     every file under it (or the file itself).
 
@@ -138,6 +141,13 @@ def tracked_files(spec: Mapping[str, Any], base: str | os.PathLike = ".") -> lis
     if source in NO_FILES or "path" not in spec:
         return None
     root = _root(spec, base)
+    if source == "array":
+        # Both files, present or not: a matrix or metadata file that appears is a change too.
+        out = [Tracked(root.name or ".", root)]
+        if spec.get("metadata") is not None:
+            meta = str(spec["metadata"])
+            out.append(Tracked(f"metadata: {meta}", Path(base) / Path(meta).expanduser()))
+        return out
     if not root.exists():
         return [Tracked(".", root)]
     if source == "image_folder":

@@ -13,6 +13,8 @@ Column kinds: ``integer``, ``boolean``, ``float``, ``string`` and ``list`` (a li
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,8 @@ def dataset_columns(spec: Mapping[str, Any], base: str | Path = ".") -> Columns 
                 cols["position"] = "integer"
             return cols
         return None
+    if source == "array":
+        return _array_columns(spec, base)
     if source == "spoken_words":
         return {
             **_ID, "label": "integer", "word": "string", "label_name": "string", "speaker": "string",
@@ -128,11 +132,14 @@ def dataset_columns(spec: Mapping[str, Any], base: str | Path = ".") -> Columns 
     return None
 
 
-def dataset_size(spec: Mapping[str, Any]) -> int | None:
+def dataset_size(spec: Mapping[str, Any], base: str | Path = ".") -> int | None:
     """The number of samples the dataset entry ``spec`` will have, or None where it depends on
-    files (a source read from disk without ``n``, or one that may skip unreadable files)."""
+    files (a source read from disk without ``n``, or one that may skip unreadable files; an
+    ``array`` file's header gives its row count, except a torch file's)."""
     source = spec.get("source")
     n = spec.get("n")
+    if source == "array":
+        return int(n) if n is not None else _array_rows(spec, base)
     if source == "sklearn_digits":
         return SKLEARN_DIGITS_N if n is None else int(n)
     if source == "lfw_faces":
@@ -162,15 +169,25 @@ def dataset_size(spec: Mapping[str, Any]) -> int | None:
     return None
 
 
-def split_size(spec: Mapping[str, Any], split: str) -> int | None:
+def split_size(spec: Mapping[str, Any], split: str, base: str | Path = ".") -> int | None:
     """Samples of the dataset entry ``spec`` in ``split`` (all, train or test), or None where
-    that is unknowable from the config (official splits, splits by speaker or subject)."""
-    total = dataset_size(spec)
+    that is unknowable from the config (official splits, splits by speaker or subject, an
+    ``array``'s metadata split of a subset)."""
+    total = dataset_size(spec, base)
     if total is None or split == "all":
         return total
     source = spec.get("source")
-    random = source in _RANDOM_SPLIT or (
-        (source == "spoken_words" and spec.get("split_by", "token") == "token")
+    if source == "array" and spec.get("metadata") is not None:
+        given = _array_metadata_split(spec, base)
+        if given is None:
+            return None
+        if given:
+            # The metadata's own split: its counts, unless a subset of the rows is kept.
+            return given[split] if spec.get("n") is None else None
+    random = (
+        source in _RANDOM_SPLIT
+        or source == "array"  # without a split column in its metadata (above)
+        or (source == "spoken_words" and spec.get("split_by", "token") == "token")
         or (source == "celeba" and spec.get("split") == "random")
     )
     if not random:
@@ -178,3 +195,89 @@ def split_size(spec: Mapping[str, Any], split: str) -> int | None:
     # random_split: exactly int(round(test_fraction * n)) test items.
     test = int(round(float(spec.get("test_fraction", 0.2)) * total))
     return test if split == "test" else total - test
+
+
+# --- the array source: what its files say ----------------------------------------------------
+
+
+def _entry_file(spec: Mapping[str, Any], key: str, base: str | Path) -> Path:
+    # As the loader resolves it (repgeo.data.arrays: Path(value).expanduser(), relative to the
+    # working folder).
+    return Path(base) / Path(str(spec[key])).expanduser()
+
+
+@functools.lru_cache(maxsize=16)
+def _metadata_of(path: str, stamp: tuple[int, int]) -> Any:
+    # One read per file version (stamp: modification time and size) for all the start checks.
+    from .arrays import read_metadata
+
+    return read_metadata(path)
+
+
+def array_metadata(spec: Mapping[str, Any], base: str | Path = "."):
+    """The ``array`` entry's metadata table as its loader reads it (a pandas DataFrame; do not
+    modify it, it is shared), or None without ``metadata``. Raises
+    :class:`repgeo.data.DataError` when the file is missing or unreadable."""
+    from . import DataError
+
+    if spec.get("metadata") is None:
+        return None
+    path = _entry_file(spec, "metadata", base)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise DataError(f"array: metadata {path} cannot be read ({exc.strerror})") from None
+    return _metadata_of(str(path), (st.st_mtime_ns, st.st_size))
+
+
+def _array_rows(spec: Mapping[str, Any], base: str | Path) -> int | None:
+    from .arrays import array_rows
+
+    if not spec.get("path"):
+        return None
+    return array_rows(_entry_file(spec, "path", base), spec.get("key"))
+
+
+def _array_columns(spec: Mapping[str, Any], base: str | Path) -> Columns | None:
+    """id and split, then the metadata's columns with their kinds (None: metadata unreadable)."""
+    from . import DataError
+    from .arrays import sample_columns
+
+    try:
+        meta = array_metadata(spec, base)
+    except DataError:
+        return None
+    if meta is None:
+        return dict(_ID)
+    return {c: "string" if c in _ID else _kind(meta[c]) for c in sample_columns(list(meta.columns))}
+
+
+def _array_metadata_split(spec: Mapping[str, Any], base: str | Path) -> dict[str, int] | None:
+    """The train and test counts of the metadata's split column, {} when it has none, None when
+    the file is unreadable."""
+    from . import DataError
+    from .arrays import SPLIT
+
+    try:
+        meta = array_metadata(spec, base)
+    except DataError:
+        return None
+    if meta is None or SPLIT not in meta.columns:
+        return {}
+    return {s: int((meta[SPLIT] == s).sum()) for s in ("train", "test")}
+
+
+def _kind(series: Any) -> str:
+    """The column kind (module docstring) of a pandas column as the samples table stores it."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_float_dtype(series):
+        return "float"
+    import numpy as np
+
+    first = series.dropna().iloc[0] if series.notna().any() else None
+    return "list" if isinstance(first, (list, tuple, np.ndarray)) else "string"
