@@ -68,11 +68,6 @@ def params_of(rule):
     return rule_params(config, rule)
 
 
-def entry(section):
-    """Input function: the job's entry of ``section``."""
-    return lambda wildcards: entry_of(config, section, wildcards)
-
-
 def dataset_files(section):
     """Input function: the prepared arrays and samples of the dataset an entry of ``section`` names."""
     return lambda wildcards: data_files(entry_of(config, section, wildcards)["dataset"])
