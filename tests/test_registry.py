@@ -154,4 +154,6 @@ def test_workflow_layer_imports_no_torch():
 
 def test_common_smk_is_short():
     lines = (REPO / "workflow" / "rules" / "common.smk").read_text().splitlines()
-    assert len(lines) < 250, f"common.smk has {len(lines)} lines; branch helpers belong in repgeo.targets / repgeo.rules"
+    assert len(lines) < 250, (
+        f"common.smk has {len(lines)} lines; branch helpers belong in repgeo.targets / repgeo.rules"
+    )
