@@ -4,6 +4,7 @@
 parameter). ``WORKFLOW_ONLY``: keys that choose data, jobs or files and feed no library parameter.
 """
 
+from repgeo.rules import GENERATIVE_TRAIN_KEYS
 from repgeo.audio.gan import GanConfig, generate, words_config
 from repgeo.audio.layers import analysed_tokens, figure_token_row, reference_word, sound_curves, word_curves
 from repgeo.audio.reference_cnn import train_reference_cnn
@@ -56,21 +57,8 @@ FEEDS: list = [
     # --- generative --------------------------------------------------------------------------------
     *[
         (f"generative.{key}", AutoencoderConfig, key)
-        for key in (
-            "arch",
-            "latent_dim",
-            "width",
-            "depth",
-            "epochs",
-            "batch_size",
-            "lr",
-            "cost",
-            "weight",
-            "n_projections",
-            "eval_every",
-            "seed",
-            "compile",
-        )
+        # the keys the training rule's params carry (repgeo.rules): each feeds AutoencoderConfig
+        for key in GENERATIVE_TRAIN_KEYS
     ],
     *[
         (f"generative.evaluation.{key}", EvalSettings, key)
