@@ -55,8 +55,9 @@ def test_workflow_on_cifar10(tmp_path, shared_datasets):
     snakemake(tmp_path, "--cores", "2", *targets)
     base = tmp_path / "results/inversion/cifar"
     history = io.read_parquet(base / "network_history.parquet")
-    # Ten classes: chance is 0.1; two epochs of Adam on 4,000 images reach about 0.4.
-    assert history["test_accuracy"].iloc[-1] > 0.3, history
+    # Ten classes: chance is 0.1. Two epochs of Adam reach 0.279 here (measured on 2026-12-06, the
+    # same at the commit that wrote this test, whose comment expected about 0.4): well above chance.
+    assert history["test_accuracy"].iloc[-1] > 0.2, history
     samples = io.read_parquet(tmp_path / "results/data/cifar10/samples.parquet")
     assert (samples["split"] == "test").sum() == 1000 and samples["label"].nunique() == 10
     # Feature maps are closer to stationary away from the border (the "Deep Restoration" study,
