@@ -47,7 +47,7 @@ def test_points_far_apart_give_identity_operator_and_log2_n():
         assert diffusion_spectral_entropy(Z, t=t) == pytest.approx(math.log2(n), abs=1e-12)
 
 
-def test_dse_matches_the_reference_note_toy_table():
+def test_dse_matches_the_authors_toy_table():
     # The authors' dse-dsmi 1.1 (sigma = 10, t = 1) on their toy design (uniform, n = 500, D = 2048,
     # noise 0.01; ChenLiu-1996/DiffusionSpectralEntropy, src/manifold_investigation/toy_data_entropy.py),
     # as measured for this project, 5-seed means: 0.333 (d = 10), 1.570 (d = 50), 2.930 (d = 100), seed sd <= 0.01.

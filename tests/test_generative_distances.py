@@ -383,7 +383,7 @@ def test_mardia_prior_on_a_large_prior_sample():
     assert (raw.n_samples, raw.dim) == (n, d)
 
 
-def test_mardia_on_the_notes_shifted_and_scaled_example():
+def test_mardia_on_a_shifted_and_scaled_example():
     # Measured earlier for this project (another RNG): raw b1 = 60.7, b2 = 424; standardised
     # b1 = 0.29, b2 = 79.3. Over seeds raw b1 ~ 57 +- 6 (centring alone would give ~5), raw
     # b2 ~ 421 +- 9 (whitening would give ~80), standardised b1 ~ 0.36 +- 0.05 (no whitening: ~5),
