@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
@@ -126,7 +127,7 @@ def _check_int(value: Any, name: str, minimum: int, what: str) -> int:
     return int(value)
 
 
-class Reduction:
+class Reduction(ABC):
     """Base class of the reductions; subclasses are frozen dataclasses with a ``name``."""
 
     name: ClassVar[str]
@@ -140,8 +141,9 @@ class Reduction:
     def params(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
 
+    @abstractmethod
     def _state(self, what: str, dtype: np.dtype) -> _State:
-        raise NotImplementedError
+        """The streaming state that computes this reduction."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,7 @@ def _as_array(batch: Any, what: str, pass_no: int, start: int) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-class _State:
+class _State(ABC):
     """Streaming state of one reduction over ``n_passes`` passes: begin, update per batch, end."""
 
     def __init__(self, reduction: Reduction, what: str, dtype: np.dtype) -> None:
@@ -352,22 +354,37 @@ class _State:
                     )
         self.finish_pass()
 
+    @abstractmethod
     def consume(self, m: np.ndarray, start: int) -> None:
-        raise NotImplementedError
+        """Take the batch ``m`` (rows ``start`` onwards) of the current pass."""
 
-    def finish_pass(self) -> None:
-        pass
+    def finish_pass(self) -> None:  # noqa: B027 - a hook: only multi-pass states act at a pass's end
+        """Called after each pass; one-pass states have nothing to do."""
 
+    @abstractmethod
     def result(self) -> ReducedFeatures:
-        raise NotImplementedError
+        """The reduced features, after the last pass."""
 
 
-class _Collect(_State):
-    """``none`` and ``gap``: transform each batch and keep it."""
+class _OnePass(_State):
+    """A one-pass reduction: each batch reduced on arrival and kept."""
 
     def __init__(self, reduction, what, dtype):
         super().__init__(reduction, what, dtype)
         self.blocks: list[np.ndarray] = []
+
+    def result(self):
+        return ReducedFeatures(
+            values=np.concatenate(self.blocks),
+            reduction=self.reduction.name,
+            params=self.reduction.params,
+            input_shape=self.item_shape,
+            n_passes=1,
+        )
+
+
+class _Collect(_OnePass):
+    """``none`` and ``gap``: transform each batch and keep it."""
 
     def matrix(self, x):
         if isinstance(self.reduction, GlobalAveragePool):
@@ -384,21 +401,13 @@ class _Collect(_State):
     def consume(self, m, start):
         self.blocks.append(m.astype(self.dtype))
 
-    def result(self):
-        return ReducedFeatures(
-            values=np.concatenate(self.blocks),
-            reduction=self.reduction.name,
-            params=self.reduction.params,
-            input_shape=self.item_shape,
-            n_passes=1,
-        )
 
+class _Project(_OnePass):
+    """``random_projection``: each batch times the seeded matrix."""
 
-class _Project(_State):
     def __init__(self, reduction, what, dtype):
         super().__init__(reduction, what, dtype)
         self.R: np.ndarray | None = None
-        self.blocks: list[np.ndarray] = []
 
     def consume(self, m, start):
         if self.R is None:
@@ -410,15 +419,6 @@ class _Project(_State):
                 )
             self.R = self.reduction.matrix(dim)
         self.blocks.append((m @ self.R).astype(self.dtype))
-
-    def result(self):
-        return ReducedFeatures(
-            values=np.concatenate(self.blocks),
-            reduction=self.reduction.name,
-            params=self.reduction.params,
-            input_shape=self.item_shape,
-            n_passes=1,
-        )
 
 
 def _qr(a: np.ndarray) -> np.ndarray:
