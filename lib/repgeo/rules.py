@@ -14,7 +14,7 @@ DAG, so a dry run never imports torch.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -65,7 +65,7 @@ class Param:
     reads: tuple[str, ...]
     build: Callable[[Any, Wildcards, Config], Any]
     drops: tuple[str, ...] = ()
-    also: tuple[str, ...] = field(default=())
+    also: tuple[str, ...] = ()
 
     def function(self, config: Config) -> Callable[[Wildcards], Any] | Any:
         """The value Snakemake gets: a function of the wildcards, or the value itself for a
@@ -249,13 +249,9 @@ def audio_engines(entry: Mapping[str, Any], name: str) -> list[str]:
     return list(engines)
 
 
-def _custom(section: str, reads: tuple[str, ...], build, drops: tuple[str, ...] = (), also: tuple[str, ...] = ()):
-    return Param(section, reads, build, drops=drops, also=also)
-
-
 # --- the table --------------------------------------------------------------------------------------
 
-_GEOMETRY_TITLE = _custom(
+_GEOMETRY_TITLE = Param(
     "geometry",
     ("dataset", "diffusion", "mode"),
     lambda e, w, c: f"{w.name} ({e.get('diffusion', e.get('dataset'))}, {e['mode']})",
@@ -285,7 +281,7 @@ PARAMS: dict[str, dict[str, Param]] = {
     # geometry
     "geometry_points": {"spec": select("geometry", *GEOMETRY_INPUT_KEYS, if_present=True)},
     "geometry_knn": {
-        "k": _custom("geometry", ("k", "mode", "improved.k_dimension", "improved.k_fit"), lambda e, w, c: knn_size(e))
+        "k": Param("geometry", ("k", "mode", "improved.k_dimension", "improved.k_fit"), lambda e, w, c: knn_size(e))
     },
     "geometry_dimension": {"spec": _geometry("n0_dimension")},
     "geometry_curvature": {"spec": _geometry("n0_curvature", "curvature_dim")},
@@ -294,13 +290,13 @@ PARAMS: dict[str, dict[str, Param]] = {
     "geometry_attributes": {"spec": _geometry("attributes", "regions")},
     "geometry_figures": {
         "title": _GEOMETRY_TITLE,
-        "first_three": _custom("geometry", ("diffusion",), lambda e, w, c: "diffusion" in e),
+        "first_three": Param("geometry", ("diffusion",), lambda e, w, c: "diffusion" in e),
         "dpi": DPI,
     },
     "geometry_attribute_figure": {"title": _GEOMETRY_TITLE, "dpi": DPI},
     # training and entropy
     "train_classifier": {
-        "spec": _custom("training", ("*",), _training_spec, drops=TRAINING_OUTER_KEYS),
+        "spec": Param("training", ("*",), _training_spec, drops=TRAINING_OUTER_KEYS),
         "device": DEVICE,
     },
     "entropy_input_groups": {
@@ -309,12 +305,12 @@ PARAMS: dict[str, dict[str, Param]] = {
     },
     "entropy_spectra": {"spec": select("training", *SPECTRUM_KEYS, under="entropy"), "device": DEVICE},
     "entropy_trajectory": {
-        "runs": _custom("training", ("modes", "seeds"), lambda e, w, c: training_runs(e)),
+        "runs": Param("training", ("modes", "seeds"), lambda e, w, c: training_runs(e)),
         # gpu says only where the runs train: it does not redo the trajectory.
         "training": select("training", drop=("gpu",)),
     },
     "entropy_figure": {
-        "title": _custom("training", ("arch", "dataset"), lambda e, w, c: f"{w.name}: {e['arch']} on {e['dataset']}"),
+        "title": Param("training", ("arch", "dataset"), lambda e, w, c: f"{w.name}: {e['arch']} on {e['dataset']}"),
         "dpi": DPI,
     },
     "entropy_toy": {"spec": select("entropy_toys")},
@@ -322,18 +318,18 @@ PARAMS: dict[str, dict[str, Param]] = {
     "entropy_init_probe": {"spec": select("entropy_init", drop=("epochs", "gpu")), "device": DEVICE},
     "entropy_init_train": {"spec": select("entropy_init", drop=_INIT_TRAIN_DROP), "device": DEVICE},
     "entropy_init_summary": {
-        "runs": _custom("entropy_init", ("seeds",), lambda e, w, c: init_runs(e)),
+        "runs": Param("entropy_init", ("seeds",), lambda e, w, c: init_runs(e)),
         "spec": select("entropy_init", "entropy"),
         "dpi": DPI,
         "device": DEVICE,
     },
     "entropy_zoo_train": {
-        "spec": _custom("entropy_zoo", (*ZOO_TRAIN_KEYS, "epochs"), _zoo_member_spec),
+        "spec": Param("entropy_zoo", (*ZOO_TRAIN_KEYS, "epochs"), _zoo_member_spec),
         "device": DEVICE,
     },
     "entropy_zoo_external": {
         "spec": select("entropy_zoo", *ZOO_EVAL_KEYS),
-        "member": _custom(
+        "member": Param(
             "entropy_zoo",
             ("external",),
             lambda e, w, c: {**zoo_external(e, w.external, f"entropy_zoo.{w.name}"), "name": w.external},
@@ -345,7 +341,7 @@ PARAMS: dict[str, dict[str, Param]] = {
         "spec": select("entropy_zoo", *ENTROPY_CLUSTER_KEYS, under="entropy"),
     },
     "entropy_zoo_table": {
-        "members": _custom(
+        "members": Param(
             "entropy_zoo", ("archs", "widths", "epochs", "external"), lambda e, w, c: zoo_members(e, w.name)
         ),
         "spec": select("entropy_zoo", "dataset", "entropy"),
@@ -355,7 +351,7 @@ PARAMS: dict[str, dict[str, Param]] = {
     # audio
     "audio_train_gan": {"spec": select("audio", "label", "gan", drop=("gan.samples_per_code",)), "device": DEVICE},
     "audio_gan_evaluate": {
-        "spec": _custom(
+        "spec": Param(
             "audio",
             ("label", "gan.samples_per_code", "gan.seed", "dataset"),
             _audio_eval_spec,
@@ -368,7 +364,7 @@ PARAMS: dict[str, dict[str, Param]] = {
     "audio_layers": {"spec": select("audio", "label", "reference_level", "analysis"), "dpi": DPI, "device": DEVICE},
     "audio_gamm_data": {
         "spec": select("audio", "label", "gamm.bins", "gamm.stop_ms", "gamm.layers", "contrast"),
-        "sample_rate": _custom(
+        "sample_rate": Param(
             "audio",
             ("dataset",),
             lambda e, w, c: c["datasets"][e["dataset"]]["sample_rate"],
@@ -376,21 +372,21 @@ PARAMS: dict[str, dict[str, Param]] = {
         ),
     },
     "audio_gamm_mgcv": {
-        "settings": _custom(
+        "settings": Param(
             "audio",
             ("contrast.sounds", "reference_level", "gamm.k", "gamm.random_smooths", "gamm.ar1", "gamm.grid"),
             _audio_gamm_settings,
         ),
     },
     "audio_gamm_python": {
-        "settings": _custom(
+        "settings": Param(
             "audio",
             ("contrast.sounds", "reference_level", "gamm.k", "gamm.random_smooths", "gamm.ar1", "gamm.grid"),
             _audio_gamm_settings,
         ),
     },
     "audio_gamm_tables": {
-        "engines": _custom("audio", ("gamm.engines",), lambda e, w, c: audio_engines(e, w.name)),
+        "engines": Param("audio", ("gamm.engines",), lambda e, w, c: audio_engines(e, w.name)),
         "dpi": DPI,
     },
     # generative
